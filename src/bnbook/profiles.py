@@ -1,0 +1,34 @@
+"""Two profiles of the same book: `full` (the real experiments) and `smoke` (tiny, for CI).
+
+The profile is chosen by the environment variable BNBOOK_PROFILE (default
+`full`) so that notebooks executed by Jupyter Book, by nbconvert or by hand all
+agree, and it is part of every cache key.
+"""
+
+import os
+from dataclasses import dataclass
+
+ENV_VAR = "BNBOOK_PROFILE"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    train_examples: int | None  # None: all 60,000
+    test_examples: int | None  # None: all 10,000
+    max_epochs: int | None  # cap on a config's epochs (None: no cap)
+    max_steps: int | None  # cap on a config's steps (None: no cap)
+    seeds: tuple  # seeds for headline comparisons
+
+
+PROFILES = {
+    "full": Profile("full", None, None, None, None, seeds=(0, 1, 2)),
+    "smoke": Profile("smoke", 2048, 1000, 1, 60, seeds=(0, 1)),
+}
+
+
+def current_profile() -> Profile:
+    name = os.environ.get(ENV_VAR, "full")
+    if name not in PROFILES:
+        raise ValueError(f"{ENV_VAR}={name!r} is not a profile; use one of {sorted(PROFILES)}")
+    return PROFILES[name]
