@@ -1,0 +1,16 @@
+"""Shared fixtures: the smoke-profile book is built once per test session."""
+
+import subprocess
+import sys
+
+import pytest
+
+from bnbook.build import output_root
+
+
+@pytest.fixture(scope="session")
+def smoke_book():
+    """Build the whole book (HTML and PDF) in the smoke profile; returns its _build folder."""
+    cmd = [sys.executable, "-m", "bnbook.build", "--profile", "smoke", "--builders", "html"]
+    subprocess.run(cmd, check=True)
+    return output_root("smoke") / "_build"
