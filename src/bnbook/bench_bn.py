@@ -1,0 +1,101 @@
+"""Step-time cost of batch norm in a small CNN: ours (fused, plain ops) vs Keras.
+
+The target is ours-fused <= 1.15x the step time of the same CNN without batch
+norm. Timings are noisy on a shared machine, so this is a measurement to run
+and report, never a test assertion.
+
+Run: python -m bnbook.bench_bn
+"""
+
+import statistics
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from bnbook.batchnorm import BatchNorm
+
+NORMS = {
+    "no_bn": None,
+    "ours_fused": lambda: BatchNorm(fused=True),
+    "ours_plain": lambda: BatchNorm(fused=False),
+    "keras_bn": keras.layers.BatchNormalization,
+}
+
+
+def _build_benchmark_cnn(norm):
+    """conv32-conv32-pool-conv64-conv64-pool-dense128-dense10 on (N, 28, 28, 1).
+
+    `norm` is a zero-argument factory returning a normalization layer, placed
+    after each conv/dense and before its ReLU; None means no normalization.
+    Private to the benchmark: the book's real models live in bnbook.models.
+    """
+    layers = [keras.Input((28, 28, 1))]
+
+    def block(linear):
+        layers.append(linear)
+        if norm is not None:
+            layers.append(norm())
+        layers.append(keras.layers.ReLU())
+
+    for filters, pool in [(32, False), (32, True), (64, False), (64, True)]:
+        block(keras.layers.Conv2D(filters, 3, padding="same"))
+        if pool:
+            layers.append(keras.layers.MaxPooling2D())
+    layers.append(keras.layers.Flatten())
+    block(keras.layers.Dense(128))
+    layers.append(keras.layers.Dense(10))
+    return keras.Sequential(layers)
+
+
+def _train_step_fn(model):
+    """A compiled Adam training step on (x (N, 28, 28, 1), y (N,)) -> loss."""
+    optimizer = keras.optimizers.Adam(1e-3)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    optimizer.build(model.trainable_variables)
+
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply(grads, model.trainable_variables)
+        return loss
+
+    return step
+
+
+def measure_step_ratios(batch_size=128, steps_per_repeat=5, repeats=7, warmup=3, seed=0):
+    """Median ms per training step for each entry of NORMS, and ratios vs no_bn.
+
+    Variants are timed round-robin within each repeat, so slow drift in the
+    machine's load hits all of them alike. Returns
+    {"ms": {name: ms}, "ratio": {name: ms / ms["no_bn"]}}.
+    """
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    x = tf.constant(rng.normal(size=(batch_size, 28, 28, 1)).astype(np.float32))
+    y = tf.constant(rng.integers(0, 10, size=batch_size))
+    steps = {name: _train_step_fn(_build_benchmark_cnn(norm)) for name, norm in NORMS.items()}
+    for step in steps.values():
+        for _ in range(warmup):
+            step(x, y).numpy()
+
+    samples = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            for _ in range(steps_per_repeat):
+                loss = step(x, y)
+            loss.numpy()  # wait for the last step to finish
+            samples[name].append((time.perf_counter() - start) / steps_per_repeat * 1e3)
+
+    ms = {name: statistics.median(s) for name, s in samples.items()}
+    return {"ms": ms, "ratio": {name: t / ms["no_bn"] for name, t in ms.items()}}
+
+
+if __name__ == "__main__":
+    result = measure_step_ratios()
+    for name in NORMS:
+        print(f"{name:11s} {result['ms'][name]:7.2f} ms/step  {result['ratio'][name]:.3f}x")
