@@ -44,8 +44,9 @@ def run_experiments(force: bool) -> list[tuple[str, float]]:
 
 
 def jupyter_book(root: Path, builder: str, fresh: bool) -> None:
-    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(PROJECT_ROOT),
-           "--path-output", str(root), "--builder", builder, "-W", "-n", "--keep-going"]  # fmt: skip
+    jb = str(Path(sys.executable).parent / "jupyter-book")
+    cmd = [jb, "build", str(PROJECT_ROOT), "--path-output", str(root), "--builder", builder]
+    cmd += ["-W", "-n", "--keep-going"]  # warnings are errors; list them all before failing
     if fresh:
         cmd.append("--all")
     result = subprocess.run(cmd, cwd=PROJECT_ROOT)

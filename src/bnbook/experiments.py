@@ -8,7 +8,6 @@ nothing and a rebuild re-trains nothing. Set BNBOOK_FORCE=1 to re-train anyway.
 
 import os
 import statistics
-import sys
 from dataclasses import asdict, dataclass, replace
 
 from bnbook.profiles import Profile, current_profile
@@ -82,8 +81,12 @@ def subset(data: dict, profile: Profile) -> dict:
     }
 
 
-def run_or_load(config: Config, profile: Profile | None = None, store: RecordStore | None = None,
-                progress: bool = True) -> dict:  # fmt: skip
+def run_or_load(
+    config: Config,
+    profile: Profile | None = None,
+    store: RecordStore | None = None,
+    progress: bool = True,
+) -> dict:
     """The record of `config`: from the cache if it is there and current, else trained now."""
     profile = profile or current_profile()
     store = store or RecordStore()
@@ -118,7 +121,3 @@ def summarize(records: list[dict]) -> dict:
         "wall_time_s": sum(r["wall_time_s"] for r in records),
         "images_per_second": statistics.fmean(r["images_per_second"] for r in records),
     }
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)

@@ -96,7 +96,9 @@ def activation_probe(model, x_probe):
             la.name: {
                 "all": np.percentile(np.asarray(o, np.float32), PROBE_PERCENTILES).tolist(),
                 # One fixed unit (channel 0), as in Ioffe & Szegedy's Figure 1.
-                "unit0": np.percentile(np.asarray(o[..., 0], np.float32), PROBE_PERCENTILES).tolist(),
+                "unit0": np.percentile(
+                    np.asarray(o[..., 0], np.float32), PROBE_PERCENTILES
+                ).tolist(),
             }
             for la, o in zip(layers, outs, strict=True)
         }
@@ -148,15 +150,11 @@ def train(config, data: dict, profile, progress: bool = True) -> dict:
             bar.update(1)
             if i % eval_every == 0 or i == total_steps:
                 test_loss, test_acc = evaluate(model, x_test, y_test)
-                evals.append(
-                    {"step": i, "epoch": i / steps_per_epoch, "test_loss": test_loss,
-                     "test_accuracy": test_acc}
-                )  # fmt: skip
+                epoch = i / steps_per_epoch
+                evals.append(dict(step=i, epoch=epoch, test_loss=test_loss, test_accuracy=test_acc))
                 if probe:
-                    probes.append(
-                        {"step": i, "activations": probe(),
-                         "grad_norms": dict(zip(kernel_names, grad_norms.numpy().tolist()))}
-                    )  # fmt: skip
+                    norms = dict(zip(kernel_names, grad_norms.numpy().tolist(), strict=True))
+                    probes.append(dict(step=i, activations=probe(), grad_norms=norms))
                 bar.set_postfix(loss=f"{float(loss):.4f}", test_acc=f"{test_acc:.4f}")
         bar.close()
     finally:

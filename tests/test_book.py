@@ -1,0 +1,68 @@
+"""The smoke-profile book builds with warnings as errors, and nothing in it can be stale."""
+
+import re
+import shutil
+
+import yaml
+
+from bnbook import provenance
+from bnbook.build import PROJECT_ROOT
+from bnbook.sphinx_ext import book_key
+
+
+def toc_files():
+    toc = yaml.safe_load((PROJECT_ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [chapter["file"] for chapter in part["chapters"]]
+    return files
+
+
+def test_every_toc_entry_has_a_page(smoke_book):
+    for file in toc_files():
+        page = smoke_book / "html" / f"{file}.html"
+        assert page.exists(), f"{file} has no page in the built book"
+
+
+def test_no_page_shows_a_traceback_or_an_error_output(smoke_book):
+    for file in toc_files():
+        html = (smoke_book / "html" / f"{file}.html").read_text()
+        assert "Traceback (most recent call last)" not in html, file
+        assert not re.search(r'class="[^"]*output[^"]*stderr', html), file
+
+
+def test_every_notebook_is_in_the_toc():
+    listed = set(toc_files())
+    for notebook in (PROJECT_ROOT / "notebooks").glob("*.ipynb"):
+        assert f"notebooks/{notebook.stem}" in listed, f"{notebook.name} is not in _toc.yml"
+
+
+def test_results_pages_name_their_profile(smoke_book):
+    for file in toc_files():
+        if file.startswith("notebooks/04") or file.startswith("notebooks/0") is False:
+            continue
+        html = (smoke_book / "html" / f"{file}.html").read_text()
+        if "run_or_load" in html or "run_seeds" in html:
+            assert "Smoke profile" in html, f"{file} trains but does not say its profile"
+
+
+def test_book_cache_key_follows_the_source(tmp_path, monkeypatch):
+    key = book_key()
+    copy = tmp_path / "bnbook"
+    shutil.copytree(provenance.PACKAGE_DIR, copy)
+    monkeypatch.setattr(provenance, "PACKAGE_DIR", copy)
+    assert book_key() == key
+    (copy / "plots.py").write_text((copy / "plots.py").read_text() + "\n# a changed line\n")
+    assert book_key() != key
+
+
+def test_book_cache_key_follows_the_profile(monkeypatch):
+    monkeypatch.setenv("BNBOOK_PROFILE", "smoke")
+    smoke = book_key()
+    monkeypatch.setenv("BNBOOK_PROFILE", "full")
+    assert book_key() != smoke
+
+
+def test_the_execution_cache_lives_under_the_key(smoke_book, monkeypatch):
+    monkeypatch.setenv("BNBOOK_PROFILE", "smoke")
+    assert (smoke_book / ".jupyter_cache" / book_key()).is_dir()

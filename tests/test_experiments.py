@@ -1,0 +1,116 @@
+"""The runner and its cache: reuse, invalidation, atomic writes, determinism."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from bnbook import experiments, provenance
+from bnbook.experiments import Config, record_key, run_or_load
+from bnbook.profiles import Profile
+from bnbook.records import RecordStore
+
+TINY = Profile("tiny-test", 512, 200, 1, 12, seeds=(0,))
+SMALL_MLP = Config(model="mlp", widths=(32, 16), epochs=1, batch_size=64)
+
+
+@pytest.fixture
+def store(tmp_path):
+    return RecordStore(tmp_path / "records")
+
+
+def test_record_has_the_fields_chapters_read(store):
+    record = run_or_load(SMALL_MLP, TINY, store, progress=False)
+    assert len(record["losses"]) == record["steps"] == 8  # 512 images / 64 per batch
+    assert record["evals"][-1]["step"] == 8
+    assert 0.0 <= record["test_accuracy"] <= 1.0
+    assert record["images_per_second"] > 0 and record["wall_time_s"] > 0
+    assert record["config"]["widths"] == [32, 16] and record["profile"] == TINY.name
+    assert "keras" in record["versions"]
+
+
+def test_cached_record_is_reused_without_training(store, monkeypatch):
+    first = run_or_load(SMALL_MLP, TINY, store, progress=False)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr("bnbook.train.train", no_training)
+    assert run_or_load(SMALL_MLP, TINY, store, progress=False) == first
+
+
+def test_force_switch_retrains(store, monkeypatch):
+    run_or_load(SMALL_MLP, TINY, store, progress=False)
+    monkeypatch.setenv(experiments.FORCE_ENV_VAR, "1")
+    monkeypatch.setattr("bnbook.train.train", lambda *a, **k: {"trained": "again"})
+    assert run_or_load(SMALL_MLP, TINY, store, progress=False)["trained"] == "again"
+
+
+def test_config_and_profile_change_the_key():
+    key = record_key(SMALL_MLP, TINY)
+    assert record_key(Config(**{**SMALL_MLP.as_dict(), "lr": 0.01}), TINY) != key
+    assert record_key(SMALL_MLP.with_seed(1), TINY) != key
+    assert record_key(SMALL_MLP, Profile("other", 512, 200, 1, 13, seeds=(0,))) != key
+
+
+def test_a_changed_line_of_source_changes_the_key(tmp_path, monkeypatch):
+    key = record_key(SMALL_MLP, TINY)
+    copy = tmp_path / "bnbook"
+    shutil.copytree(provenance.PACKAGE_DIR, copy)
+    monkeypatch.setattr(provenance, "PACKAGE_DIR", copy)
+    assert record_key(SMALL_MLP, TINY) == key
+    train_py = copy / "train.py"
+    train_py.write_text(train_py.read_text().replace("EVAL_BATCH = 1000", "EVAL_BATCH = 500"))
+    assert record_key(SMALL_MLP, TINY) != key
+
+
+def test_library_versions_change_the_key(monkeypatch):
+    key = record_key(SMALL_MLP, TINY)
+    real = provenance.library_versions()
+    monkeypatch.setattr(experiments, "library_versions", lambda: {**real, "keras": "0.0"})
+    assert record_key(SMALL_MLP, TINY) != key
+
+
+def test_training_modules_cover_everything_training_imports():
+    code = (
+        "import sys, bnbook.experiments, bnbook.train, bnbook.data\n"
+        "print(' '.join(sorted(m.split('.')[1] for m in sys.modules "
+        "if m.startswith('bnbook.'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    imported = set(out.stdout.split())
+    assert imported <= set(experiments.TRAINING_MODULES), imported - set(
+        experiments.TRAINING_MODULES
+    )
+
+
+def test_interrupted_write_leaves_no_record(store, monkeypatch):
+    def interrupted(obj, f):
+        f.write('{"partial": ')
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(json, "dump", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        store.put("abc", {"losses": [1.0]})
+    assert store.get("abc") is None
+    assert list(store.directory.iterdir()) == []
+
+
+def test_truncated_or_foreign_record_is_a_miss(store):
+    store.put("abc", {"losses": [1.0]})
+    path = store.path("abc")
+    path.write_text(path.read_text()[:-5])
+    assert store.get("abc") is None
+    path.write_text(json.dumps({"key": "other", "losses": []}))
+    assert store.get("abc") is None
+
+
+def test_same_seed_gives_identical_losses(store, tmp_path):
+    config = Config(model="mlp", widths=(32, 16), batch_norm=True, epochs=1, batch_size=64)
+    a = run_or_load(config, TINY, store, progress=False)
+    b = run_or_load(config, TINY, RecordStore(tmp_path / "other"), progress=False)
+    assert a["losses"] == b["losses"]
+    c = run_or_load(config.with_seed(1), TINY, store, progress=False)
+    assert c["losses"] != a["losses"]
