@@ -11,6 +11,7 @@ from bnbook.build import output_root
 @pytest.fixture(scope="session")
 def smoke_book():
     """Build the whole book (HTML and PDF) in the smoke profile; returns its _build folder."""
-    cmd = [sys.executable, "-m", "bnbook.build", "--profile", "smoke", "--builders", "html"]
+    builders = "html,pdflatex"
+    cmd = [sys.executable, "-m", "bnbook.build", "--profile", "smoke", "--builders", builders]
     subprocess.run(cmd, check=True)
     return output_root("smoke") / "_build"

@@ -23,6 +23,11 @@ def output_root(profile: str) -> Path:
     return PROJECT_ROOT if profile == "full" else PROJECT_ROOT / "_build" / profile
 
 
+def pdf_path(profile: str) -> Path:
+    """The printable book; its name comes from latex.latex_documents.targetname in _config.yml."""
+    return output_root(profile) / "_build" / "latex" / "book.pdf"
+
+
 def run_experiments(force: bool) -> list[tuple[str, float]]:
     """Train (or load) every run the chapters read; returns (chapter, seconds) pairs."""
     from bnbook.experiments import FORCE_ENV_VAR, run_or_load
@@ -58,7 +63,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=sorted(PROFILES), default="full")
     parser.add_argument("--force", action="store_true", help="re-train and re-execute all")
-    parser.add_argument("--builders", default="html", help="comma-separated: html,pdflatex")
+    parser.add_argument("--builders", default="html,pdflatex", help="comma-separated")
     args = parser.parse_args(argv)
 
     os.environ[ENV_VAR] = args.profile
@@ -77,6 +82,8 @@ def main(argv=None) -> int:
         print(f"  {name:40s} {seconds:8.1f} s")
     print(f"  {'total':40s} {sum(s for _, s in timings):8.1f} s")
     print(f"\nHTML book: {root / '_build' / 'html' / 'index.html'}")
+    if "pdflatex" in args.builders.split(","):
+        print(f"PDF book:  {pdf_path(args.profile)}")
     return 0
 
 

@@ -1,0 +1,85 @@
+"""Sphinx extension for the printed book: its title page and its source-code appendix.
+
+- Title page: course, assignment, title, author and collaborator, each set once in
+  `_config.yml` (`author` at the top, the others under `sphinx.config`). The HTML
+  footer shows the collaborator next to the author as well.
+- Appendix: the page `book/appendix_source` gets one line-numbered listing per
+  module of `src/bnbook`, found when the page is read, so a new module can never
+  be missing from the printed code.
+"""
+
+from pathlib import Path
+
+from sphinx.util.texescape import escape
+
+APPENDIX_DOCNAME = "book/appendix_source"
+PACKAGE_DIR = Path(__file__).resolve().parents[2] / "src" / "bnbook"
+
+
+def package_modules() -> list[Path]:
+    """Every module of the package, `__init__.py` first, then by name."""
+    return sorted(PACKAGE_DIR.glob("*.py"), key=lambda p: (p.name != "__init__.py", p.name))
+
+
+def listings_markdown() -> str:
+    """One MyST section per module: a heading with its path and the numbered listing."""
+    parts = []
+    for path in package_modules():
+        relative = f"src/bnbook/{path.name}"
+        parts.append(
+            f"\n## `{relative}`\n\n"
+            f"```{{literalinclude}} ../{relative}\n:language: python\n:linenos:\n```\n"
+        )
+    return "".join(parts)
+
+
+def _append_listings(app, docname, source):
+    if docname == APPENDIX_DOCNAME:
+        source[0] += listings_markdown()
+
+
+def _title_page(config) -> str:
+    c = {
+        "course": escape(config.bnbook_course),
+        "assignment": escape(config.bnbook_assignment),
+        "title": escape(config.project if not config.html_title else config.html_title),
+        "author": escape(config.bnbook_author),
+        "collaborator": escape(config.bnbook_collaborator),
+    }
+    return rf"""
+\begin{{titlepage}}
+  \centering
+  \vspace*{{2.5cm}}
+  {{\large {c["course"]}\par}}
+  \vspace{{0.6cm}}
+  {{\Large {c["assignment"]}\par}}
+  \vspace{{2cm}}
+  {{\Huge\bfseries {c["title"]}\par}}
+  \vspace{{2.5cm}}
+  {{\Large {c["author"]}\par}}
+  \vspace{{0.4cm}}
+  {{\large Collaborator: {c["collaborator"]}\par}}
+  \vfill
+  {{\large \today\par}}
+\end{{titlepage}}
+"""
+
+
+def _configure(app, config):
+    config.bnbook_author = config.author
+    if config.bnbook_collaborator:
+        # Shown in the HTML footer and the PDF metadata; the title page lists them apart.
+        config.author = f"{config.author} (collaborator: {config.bnbook_collaborator})"
+    elements = dict(config.latex_elements)
+    elements.setdefault("maketitle", _title_page(config))
+    config.latex_elements = elements
+
+
+def setup(app):
+    app.add_config_value("bnbook_course", "", "env")
+    app.add_config_value("bnbook_assignment", "", "env")
+    app.add_config_value("bnbook_collaborator", "", "env")
+    app.add_config_value("bnbook_author", "", "env")
+    app.connect("config-inited", _configure)
+    app.connect("source-read", _append_listings)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
