@@ -28,9 +28,9 @@ def random_batch(shape, seed, loc=1.5, scale=2.0):
     return x, dy
 
 
-def built_pair(shape, fused, seed=0):
+def built_pair(shape, impl, seed=0):
     """Ours and Keras' layer, built for `shape`, sharing random gamma and beta."""
-    ours = BatchNorm(momentum=MOMENTUM, epsilon=EPS, fused=fused)
+    ours = BatchNorm(momentum=MOMENTUM, epsilon=EPS, impl=impl)
     theirs = keras.layers.BatchNormalization(momentum=MOMENTUM, epsilon=EPS)
     rng = np.random.default_rng(seed)
     gamma = rng.uniform(0.5, 2.0, size=shape[-1:]).astype(np.float32)
@@ -60,11 +60,11 @@ def assert_same_forward_and_grads(ours, theirs, x, dy, training):
         assert_close(actual, wanted)
 
 
-@pytest.mark.parametrize("fused", [True, False], ids=["fused", "plain"])
+@pytest.mark.parametrize("impl", BatchNorm.IMPLS)
 @pytest.mark.parametrize("kind", SHAPES)
-def test_matches_keras_over_training_steps_then_inference(kind, fused):
+def test_matches_keras_over_training_steps_then_inference(kind, impl):
     shape = SHAPES[kind]
-    ours, theirs = built_pair(shape, fused)
+    ours, theirs = built_pair(shape, impl)
     for step in range(3):
         x, dy = random_batch(shape, seed=step, loc=step)
         assert_same_forward_and_grads(ours, theirs, x, dy, training=True)
@@ -74,7 +74,7 @@ def test_matches_keras_over_training_steps_then_inference(kind, fused):
     assert_same_forward_and_grads(ours, theirs, x, dy, training=False)
 
 
-@pytest.mark.parametrize("fused", [True, False], ids=["fused", "plain"])
+@pytest.mark.parametrize("impl", BatchNorm.IMPLS)
 @settings(max_examples=20, deadline=None)
 @given(
     n=st.integers(2, 9),
@@ -84,10 +84,10 @@ def test_matches_keras_over_training_steps_then_inference(kind, fused):
 )
 @example(n=2, spatial=(), channels=3, seed=0)
 @example(n=2, spatial=(3, 3), channels=4, seed=1)
-def test_gradients_equal_compact_formula_float64(fused, n, spatial, channels, seed):
+def test_gradients_equal_compact_formula_float64(impl, n, spatial, channels, seed):
     shape = (n, *spatial, channels)
     x, dy = random_batch(shape, seed)
-    layer = BatchNorm(epsilon=EPS, fused=fused)
+    layer = BatchNorm(epsilon=EPS, impl=impl)
     layer.build(shape)
     gamma = np.random.default_rng(seed + 1).uniform(0.5, 2.0, channels).astype(np.float32)
     layer.gamma.assign(gamma)
@@ -103,10 +103,10 @@ def test_gradients_equal_compact_formula_float64(fused, n, spatial, channels, se
     assert_close(dbeta, dbeta_ref)
 
 
-@pytest.mark.parametrize("fused", [True, False], ids=["fused", "plain"])
-def test_inference_uses_moving_statistics_and_leaves_them_alone(fused):
+@pytest.mark.parametrize("impl", BatchNorm.IMPLS)
+def test_inference_uses_moving_statistics_and_leaves_them_alone(impl):
     x, _ = random_batch((32, 4), seed=3)
-    layer = BatchNorm(epsilon=EPS, fused=fused)
+    layer = BatchNorm(epsilon=EPS, impl=impl)
     layer.build(x.shape)
     layer.moving_mean.assign([5.0, -1.0, 0.0, 2.0])
     layer.moving_variance.assign([4.0, 0.25, 1.0, 9.0])
@@ -123,11 +123,11 @@ def test_inference_uses_moving_statistics_and_leaves_them_alone(fused):
     assert not np.allclose(layer.moving_mean.numpy(), [5.0, -1.0, 0.0, 2.0])
 
 
-@pytest.mark.parametrize("fused", [True, False], ids=["fused", "plain"])
-def test_mixed_bfloat16_policy(fused):
+@pytest.mark.parametrize("impl", BatchNorm.IMPLS)
+def test_mixed_bfloat16_policy(impl):
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
-        layer = BatchNorm(fused=fused)
+        layer = BatchNorm(impl=impl)
         x, dy = random_batch(SHAPES["conv"], seed=4, loc=100.0, scale=30.0)
         y, dx, dgamma, dbeta = forward_and_grads(layer, x, dy.astype(np.float32), True)
         y_infer = layer(x, training=False)
@@ -144,10 +144,10 @@ def test_mixed_bfloat16_policy(fused):
 
 
 def test_config_round_trip():
-    layer = BatchNorm(momentum=0.9, epsilon=1e-5, fused=False, name="bn")
+    layer = BatchNorm(momentum=0.9, epsilon=1e-5, impl="ops", name="bn")
     clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
     assert isinstance(clone, BatchNorm)
-    assert (clone.momentum, clone.epsilon, clone.fused, clone.name) == (0.9, 1e-5, False, "bn")
+    assert (clone.momentum, clone.epsilon, clone.impl, clone.name) == (0.9, 1e-5, "ops", "bn")
 
 
 def test_frozen_layer_runs_in_inference_mode_like_keras():
@@ -158,3 +158,25 @@ def test_frozen_layer_runs_in_inference_mode_like_keras():
     y = layer(x, training=True).numpy()
     assert_close(y, x / np.sqrt(1.0 + 1e-3))
     assert_close(layer.moving_mean.numpy(), np.zeros(3), rtol=0)
+
+
+@pytest.mark.parametrize("impl", BatchNorm.IMPLS)
+def test_graph_mode_with_unknown_batch_size_matches_eager(impl):
+    shape = SHAPES["conv"]
+    x, dy = random_batch(shape, seed=6)
+    layer = BatchNorm(impl=impl)
+    layer.build(shape)
+    spec = tf.TensorSpec((None, *shape[1:]), tf.float32)
+
+    # The training loop traces its step with a None batch dimension.
+    @tf.function(input_signature=[spec, spec])
+    def graph_grads(x, dy):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(layer(x, training=True) * dy)
+        return tape.gradient(loss, [x, layer.gamma, layer.beta])
+
+    for actual, wanted in zip(
+        graph_grads(x, dy), forward_and_grads(layer, x, dy, True)[1:], strict=True
+    ):
+        assert_close(actual.numpy(), wanted)

@@ -24,33 +24,65 @@ import keras
 import tensorflow as tf
 
 
-def batchnorm_train_compact(x, gamma, beta, epsilon):
-    """Training-mode batch norm as plain TF ops with the compact backward.
+def _forward(x, gamma, beta, epsilon):
+    """Algorithm 1 on x (M, C): returns y (M, C) and mean, variance, inv_std (C,)."""
+    mean = tf.reduce_mean(x, 0)
+    variance = tf.reduce_mean(tf.square(x - mean), 0)  # two passes: no cancellation
+    inv_std = tf.math.rsqrt(variance + epsilon)
+    y = gamma * ((x - mean) * inv_std) + beta
+    return y, mean, variance, inv_std
 
-    Inputs: x (N, ..., C) float32; gamma, beta (C,) float32; epsilon float.
+
+def _compact_backward(dy, x, gamma, mean, inv_std):
+    """Problem 3's closed form on dy, x (M, C): returns dx (M, C), dgamma, dbeta (C,)."""
+    m = tf.cast(tf.shape(x)[0], x.dtype)
+    xhat = (x - mean) * inv_std  # recomputed, not stored: cheaper than a saved (M, C)
+    dbeta = tf.reduce_sum(dy, 0)
+    dgamma = tf.reduce_sum(dy * xhat, 0)
+    dx = (gamma * inv_std / m) * (m * dy - dbeta - xhat * dgamma)
+    return dx, dgamma, dbeta
+
+
+# The same two functions compiled by XLA, which fuses each into one or two
+# passes over memory instead of one pass per TF op.
+_forward_xla = tf.function(_forward, jit_compile=True, reduce_retracing=True)
+_compact_backward_xla = tf.function(_compact_backward, jit_compile=True, reduce_retracing=True)
+
+
+def batchnorm_train_compact(x, gamma, beta, epsilon, jit=False):
+    """Training-mode batch norm as TF ops with the compact backward.
+
+    Inputs: x (N, ..., C) float32; gamma, beta (C,) float32; epsilon float;
+    jit: run the ops XLA-compiled (fast) instead of one by one (readable).
     Returns (y, mean, variance): y like x; mean, variance (C,), variance
     biased. Only y carries a gradient; the statistics feed the moving
     averages, which are never differentiated.
     """
-    axes = list(range(x.shape.rank - 1))
+    forward, compact_backward = (
+        (_forward_xla, _compact_backward_xla)
+        if jit
+        else (
+            _forward,
+            _compact_backward,
+        )
+    )
+    shape = tf.shape(x)
+    channels = x.shape[-1]
 
     @tf.custom_gradient
-    def forward(x, gamma, beta):
-        mean, variance = tf.nn.moments(x, axes)
-        inv_std = tf.math.rsqrt(variance + epsilon)
-        xhat = (x - mean) * inv_std
-        y = gamma * xhat + beta
+    def batchnorm(x, gamma, beta):
+        # Per channel, an (N, H, W, C) batch is an (N*H*W, C) batch.
+        x2 = tf.reshape(x, [-1, channels])
+        y, mean, variance, inv_std = forward(x2, gamma, beta, epsilon)
 
         def backward(dy, *unused_stat_grads):
-            m = tf.cast(tf.size(x) // tf.shape(x)[-1], x.dtype)
-            dbeta = tf.reduce_sum(dy, axes)
-            dgamma = tf.reduce_sum(dy * xhat, axes)
-            dx = (gamma * inv_std / m) * (m * dy - dbeta - xhat * dgamma)
-            return dx, dgamma, dbeta
+            dy2 = tf.reshape(dy, [-1, channels])
+            dx, dgamma, dbeta = compact_backward(dy2, x2, gamma, mean, inv_std)
+            return tf.reshape(dx, shape), dgamma, dbeta
 
-        return (y, mean, variance), backward
+        return (tf.reshape(y, shape), mean, variance), backward
 
-    return forward(x, gamma, beta)
+    return batchnorm(x, gamma, beta)
 
 
 def batchnorm_train_fused(x, gamma, beta, epsilon):
@@ -114,15 +146,21 @@ class BatchNorm(keras.layers.Layer):
     Args:
         momentum: moving-average momentum, as in Keras.
         epsilon: added to the variance before the square root.
-        fused: True (default) uses TF's fused kernels, False the plain-ops
-            compact formula; both compute the same forward and gradient.
+        impl: how the training-mode forward and compact backward run, all
+            computing the same thing: "xla" (default, fastest on our CPU)
+            the compact formula XLA-compiled; "fused_kernel" TF's
+            FusedBatchNormV3/GradV3; "ops" the formula op by op (readable).
     """
 
-    def __init__(self, momentum=0.99, epsilon=1e-3, fused=True, **kwargs):
+    IMPLS = ("xla", "fused_kernel", "ops")
+
+    def __init__(self, momentum=0.99, epsilon=1e-3, impl="xla", **kwargs):
         super().__init__(**kwargs)
+        if impl not in self.IMPLS:
+            raise ValueError(f"impl must be one of {self.IMPLS}, got {impl!r}")
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
-        self.fused = bool(fused)
+        self.impl = impl
 
     def build(self, input_shape):
         shape = (input_shape[-1],)
@@ -145,8 +183,11 @@ class BatchNorm(keras.layers.Layer):
         gamma = tf.convert_to_tensor(self.gamma)
         beta = tf.convert_to_tensor(self.beta)
         if training and self.trainable:
-            train_fn = batchnorm_train_fused if self.fused else batchnorm_train_compact
-            y, mean, variance = train_fn(x, gamma, beta, self.epsilon)
+            if self.impl == "fused_kernel":
+                y, mean, variance = batchnorm_train_fused(x, gamma, beta, self.epsilon)
+            else:
+                jit = self.impl == "xla"
+                y, mean, variance = batchnorm_train_compact(x, gamma, beta, self.epsilon, jit)
             # Same arithmetic order as Keras, so the two agree to rounding.
             self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
             self.moving_variance.assign(
@@ -163,5 +204,5 @@ class BatchNorm(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(momentum=self.momentum, epsilon=self.epsilon, fused=self.fused)
+        config.update(momentum=self.momentum, epsilon=self.epsilon, impl=self.impl)
         return config

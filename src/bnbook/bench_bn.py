@@ -18,8 +18,9 @@ from bnbook.batchnorm import BatchNorm
 
 NORMS = {
     "no_bn": None,
-    "ours_fused": lambda: BatchNorm(fused=True),
-    "ours_plain": lambda: BatchNorm(fused=False),
+    "ours_xla": lambda: BatchNorm(impl="xla"),
+    "ours_fused_kernel": lambda: BatchNorm(impl="fused_kernel"),
+    "ours_ops": lambda: BatchNorm(impl="ops"),
     "keras_bn": keras.layers.BatchNormalization,
 }
 
@@ -66,12 +67,13 @@ def _train_step_fn(model):
     return step
 
 
-def measure_step_ratios(batch_size=128, steps_per_repeat=5, repeats=7, warmup=3, seed=0):
+def measure_step_ratios(batch_size=128, steps_per_repeat=2, repeats=7, warmup=2, seed=0):
     """Median ms per training step for each entry of NORMS, and ratios vs no_bn.
 
-    Variants are timed round-robin within each repeat, so slow drift in the
-    machine's load hits all of them alike. Returns
-    {"ms": {name: ms}, "ratio": {name: ms / ms["no_bn"]}}.
+    Variants are timed round-robin within each repeat, and each ratio is the
+    median over repeats of (variant / no_bn in the same repeat), so drift in
+    the shared machine's load largely cancels. Returns
+    {"ms": {name: median ms per step}, "ratio": {name: median paired ratio}}.
     """
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
@@ -92,10 +94,14 @@ def measure_step_ratios(batch_size=128, steps_per_repeat=5, repeats=7, warmup=3,
             samples[name].append((time.perf_counter() - start) / steps_per_repeat * 1e3)
 
     ms = {name: statistics.median(s) for name, s in samples.items()}
-    return {"ms": ms, "ratio": {name: t / ms["no_bn"] for name, t in ms.items()}}
+    ratio = {
+        name: statistics.median(t / t0 for t, t0 in zip(s, samples["no_bn"], strict=True))
+        for name, s in samples.items()
+    }
+    return {"ms": ms, "ratio": ratio}
 
 
 if __name__ == "__main__":
     result = measure_step_ratios()
     for name in NORMS:
-        print(f"{name:11s} {result['ms'][name]:7.2f} ms/step  {result['ratio'][name]:.3f}x")
+        print(f"{name:17s} {result['ms'][name]:7.2f} ms/step  {result['ratio'][name]:.3f}x")
