@@ -11,13 +11,17 @@ and the backward pass is the compact closed form of Problem 3::
     dbeta = sum dy,  dgamma = sum dy * xhat
     dx = gamma / (m * sqrt(var + eps)) * (m * dy - dbeta - xhat * dgamma)
 
-Two implementations of that same pair:
+Three ways to run that same pair (BatchNorm's `impl`), all tested against
+the float64 NumPy reference, so "trained with the gradients derived in
+Problem 3" holds whichever runs:
 
-- `batchnorm_train_compact`: plain TF ops, the formula as written (readable).
-- `batchnorm_train_fused`: TF's fused kernels. FusedBatchNormGradV3 with
-  is_training=True computes exactly the compact form above; the tests check
-  it against the float64 NumPy reference, so "trained with the gradients
-  derived in Problem 3" holds for the fast path too.
+- "ops": `batchnorm_train_compact`, the formula op by op (readable, slow:
+  one pass over memory per op).
+- "xla" (default): the same functions XLA-compiled, which fuses them into a
+  few passes. Fastest on our CPU (TF's CPU fused kernel is about twice as
+  slow per layer; see bnbook.bench_bn).
+- "fused_kernel": `batchnorm_train_fused`, TF's FusedBatchNormV3 and
+  FusedBatchNormGradV3 (is_training=True computes the compact form).
 """
 
 import keras
