@@ -73,7 +73,7 @@ def test_table_renders_in_markdown_and_html():
     md = table._repr_markdown_()
     assert md.splitlines()[0].startswith("| gradient | shape |")
     assert "3.0e-11" in md and "1.0e-16" in md
-    assert "<table>" in table._repr_html_() and "3.0e-11" in table._repr_html_()
+    assert "<table" in table._repr_html_() and "3.0e-11" in table._repr_html_()
     assert table.worst() == pytest.approx(3e-11)
     assert table.worst("vs tf.GradientTape") == pytest.approx(1e-16)
 
@@ -110,3 +110,14 @@ def test_random_batchnorm_inputs_have_the_promised_spread():
     std = x.std(axis=0)
     assert np.all(std >= 0.3 - 1e-12) and np.all(std <= 1.5 + 1e-12)
     assert gamma.shape == beta.shape == (4,) and dy.shape == (5, 4)
+
+
+def test_stack_tables_adds_a_case_column():
+    row = {"gradient": "g", "shape": "(1,)", "vs tf.GradientTape": 0.0}
+    a = GradientTable([{**row, "vs central differences": 1e-12}])
+    b = GradientTable([{**row, "vs central differences": 2e-11}])
+    stacked = gradcheck.stack_tables({"N=1": a, "N=2": b})
+    assert stacked.columns[0] == "case"
+    assert [r["case"] for r in stacked.rows] == ["N=1", "N=2"]
+    assert stacked.worst(gradient="g") == pytest.approx(2e-11)
+    assert "| N=2 | g | (1,) | 0.0e+00 | 2.0e-11 |" in stacked._repr_markdown_()

@@ -63,38 +63,51 @@ def numerical_gradient(
 
 @dataclass(frozen=True)
 class GradientTable:
-    """Rows of {"gradient", "shape", "vs tf.GradientTape", "vs central differences"},
-    shown as a table in both the HTML and the PDF book."""
+    """Rows of {"case" (optional), "gradient", "shape", "vs tf.GradientTape",
+    "vs central differences"}, shown as a table in both the HTML and the PDF book."""
 
     rows: list[dict]
 
-    COLUMNS = ("gradient", "shape", "vs tf.GradientTape", "vs central differences")
+    ERRORS = ("vs tf.GradientTape", "vs central differences")
 
-    def worst(self, column: str | None = None) -> float:
-        """Worst relative error in one comparison column, or in both."""
-        columns = [column] if column else list(self.COLUMNS[2:])
-        return max(row[c] for row in self.rows for c in columns)
+    @property
+    def columns(self) -> tuple[str, ...]:
+        case = ("case",) if any("case" in row for row in self.rows) else ()
+        return (*case, "gradient", "shape", *self.ERRORS)
+
+    def worst(self, column: str | None = None, gradient: str | None = None) -> float:
+        """Worst relative error in one comparison column (or both), for one gradient
+        (or all)."""
+        columns = [column] if column else list(self.ERRORS)
+        rows = [r for r in self.rows if gradient is None or r["gradient"] == gradient]
+        return max(row[c] for row in rows for c in columns)
 
     def _cells(self) -> list[list[str]]:
         return [
-            [r["gradient"], r["shape"], f"{r[self.COLUMNS[2]]:.1e}", f"{r[self.COLUMNS[3]]:.1e}"]
+            [f"{r[c]:.1e}" if c in self.ERRORS else str(r.get(c, "")) for c in self.columns]
             for r in self.rows
         ]
 
     def _repr_markdown_(self) -> str:
-        lines = ["| " + " | ".join(self.COLUMNS) + " |", "|" + "---|" * len(self.COLUMNS)]
+        lines = ["| " + " | ".join(self.columns) + " |", "|" + "---|" * len(self.columns)]
         lines += ["| " + " | ".join(cells) + " |" for cells in self._cells()]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{c}</th>" for c in self.COLUMNS)
+        head = "".join(f"<th>{c}</th>" for c in self.columns)
         body = "".join(
             "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>" for cells in self._cells()
         )
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        table = '<table class="docutils align-default">'  # styled like the book's tables
+        return f"{table}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
     def __repr__(self) -> str:
         return self._repr_markdown_()
+
+
+def stack_tables(cases: dict[str, GradientTable]) -> GradientTable:
+    """One table from several, each row tagged with the name of its case."""
+    return GradientTable([{"case": case, **row} for case, t in cases.items() for row in t.rows])
 
 
 def gradient_table(
