@@ -41,3 +41,117 @@ def digit_grid(images: np.ndarray, labels: np.ndarray, per_class: int = 8):
         axes[digit][0].set_ylabel(str(digit), rotation=0, labelpad=10, va="center")
     fig.subplots_adjust(wspace=0.05, hspace=0.05)
     return fig
+
+
+def moving_average(values, window: int) -> np.ndarray:
+    """Trailing mean over `window` values (shorter at the start), NaN-safe for diverged runs."""
+    values = np.asarray(values, dtype=np.float64)
+    window = max(1, min(window, len(values)))
+    cumsum = np.cumsum(np.insert(values, 0, 0.0))
+    out = np.empty_like(values)
+    for i in range(len(values)):
+        lo = max(0, i + 1 - window)
+        out[i] = (cumsum[i + 1] - cumsum[lo]) / (i + 1 - lo)
+    return out
+
+
+def style(batch_norm: bool) -> dict:
+    key = "bn" if batch_norm else "plain"
+    return {"color": COLORS[key], "linestyle": LINESTYLES[key]}
+
+
+def loss_curves(runs: dict, window: int = 50, ax=None, title: str | None = None):
+    """Training loss per iteration (seed 0 raw, light) and its moving average (mean
+    over seeds), with the test loss at each evaluation as markers.
+
+    `runs`: {label: (batch_norm, [record per seed])}.
+    """
+    if ax is None:
+        _, ax = plt.subplots()
+    for label, (batch_norm, records) in runs.items():
+        s = style(batch_norm)
+        raw = np.asarray(records[0]["losses"])
+        steps = np.arange(1, len(raw) + 1)
+        ax.plot(steps, raw, color=s["color"], alpha=0.18, linewidth=0.6)
+        mean = np.mean([r["losses"] for r in records], axis=0)
+        ax.plot(steps, moving_average(mean, window), label=f"{label}: train (avg)", **s)
+        eval_steps = [e["step"] for e in records[0]["evals"]]
+        test = np.mean([[e["test_loss"] for e in r["evals"]] for r in records], axis=0)
+        marker = "s" if batch_norm else "o"
+        ax.plot(eval_steps, test, marker=marker, linestyle="none", color=s["color"],
+                markerfacecolor="white", label=f"{label}: test")  # fmt: skip
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration (mini-batch)")
+    ax.set_ylabel("cross-entropy loss (nats)")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def lr_sweep(records: list[dict], tail: int = 50):
+    """Final training loss and test accuracy against the learning rate, BN on and off."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(8, 3.2))
+    for batch_norm in (False, True):
+        rows = sorted(
+            (r["config"]["lr"], r) for r in records if r["config"]["batch_norm"] == batch_norm
+        )
+        lrs = [lr for lr, _ in rows]
+        final = [np.mean(r["losses"][-tail:]) for _, r in rows]
+        final = [v if np.isfinite(v) else np.nan for v in final]
+        accs = [100 * r["test_accuracy"] for _, r in rows]
+        label = "with batch norm" if batch_norm else "without"
+        marker = "s" if batch_norm else "o"
+        ax_loss.plot(lrs, final, marker=marker, label=label, **style(batch_norm))
+        ax_acc.plot(lrs, accs, marker=marker, label=label, **style(batch_norm))
+    for ax in (ax_loss, ax_acc):
+        ax.set_xscale("log")
+        ax.set_xlabel("learning rate (plain SGD)")
+    ax_loss.set_yscale("log")
+    ax_loss.set_ylabel(f"training loss, last {tail} steps (nats)")
+    ax_acc.set_ylabel("test accuracy after 1 epoch (%)")
+    ax_acc.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def percentile_bands(ax, record: dict, layer: str, unit: str = "all", label: str = ""):
+    """The 15th, 50th and 85th percentiles of a nonlinearity's input over training."""
+    steps = [p["step"] for p in record["probes"]]
+    values = np.array([p["activations"][layer][unit] for p in record["probes"]])
+    s = style(record["config"]["batch_norm"])
+    # PROBE_PERCENTILES = (5, 15, 50, 85, 95): columns 1, 2, 3 are 15, 50, 85.
+    ax.fill_between(steps, values[:, 1], values[:, 3], color=s["color"], alpha=0.2)
+    ax.plot(steps, values[:, 2], label=label, **s)
+    ax.plot(steps, values[:, 1], color=s["color"], linewidth=0.7)
+    ax.plot(steps, values[:, 3], color=s["color"], linewidth=0.7)
+    ax.set_xlabel("iteration")
+    return ax
+
+
+def grad_norms(ax, record: dict, label: str):
+    """Gradient norm of each layer's weights at every evaluation step."""
+    steps = [p["step"] for p in record["probes"]]
+    names = list(record["probes"][0]["grad_norms"])
+    s = style(record["config"]["batch_norm"])
+    for i, name in enumerate(names):
+        values = [p["grad_norms"][name] for p in record["probes"]]
+        shade = 0.35 + 0.65 * i / max(1, len(names) - 1)
+        ax.plot(steps, values, color=s["color"], linestyle=s["linestyle"], alpha=shade,
+                label=f"{label}, layer {i + 1}")  # fmt: skip
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("gradient norm of the weights")
+    return ax
+
+
+def accuracy_curves(ax, runs: dict):
+    """Test accuracy at each evaluation; `runs`: {label: record}."""
+    for label, record in runs.items():
+        steps = [e["step"] for e in record["evals"]]
+        acc = [100 * e["test_accuracy"] for e in record["evals"]]
+        ax.plot(steps, acc, label=label, **style(record["config"]["batch_norm"]))
+    ax.set_xlabel("training step")
+    ax.set_ylabel("test accuracy (%)")
+    ax.legend(fontsize=8)
+    return ax

@@ -16,14 +16,13 @@ class Profile:
     name: str
     train_examples: int | None  # None: all 60,000
     test_examples: int | None  # None: all 10,000
-    max_epochs: int | None  # cap on a config's epochs (None: no cap)
     max_steps: int | None  # cap on a config's steps (None: no cap)
     seeds: tuple  # seeds for headline comparisons
 
 
 PROFILES = {
-    "full": Profile("full", None, None, None, None, seeds=(0, 1, 2)),
-    "smoke": Profile("smoke", 2048, 1000, 1, 60, seeds=(0, 1)),
+    "full": Profile("full", None, None, None, seeds=(0, 1, 2)),
+    "smoke": Profile("smoke", 1024, 500, 30, seeds=(0, 1)),
 }
 
 

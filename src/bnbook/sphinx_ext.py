@@ -7,7 +7,6 @@ forces Sphinx to re-read every page when it changes. A change in src/ can
 therefore never leave stale outputs in the book.
 """
 
-import shutil
 from pathlib import Path
 
 from bnbook.profiles import current_profile
@@ -27,12 +26,9 @@ def book_key() -> str:
 def _key_the_cache(app, config):
     key = book_key()
     config.bnbook_book_key = key
+    # Caches under other keys are left alone: another build (say, of the PDF)
+    # may be using one right now. `make clean` removes them all.
     base = Path(config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache")
-    # Outputs cached under another key can never be shown again: drop them.
-    if base.is_dir():
-        for stale in base.iterdir():
-            if stale.is_dir() and stale.name != key:
-                shutil.rmtree(stale, ignore_errors=True)
     config.nb_execution_cache_path = str(base / key)
 
 
