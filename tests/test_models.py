@@ -1,0 +1,95 @@
+"""Model builders and the training loop: structure, inference mode, and that they learn."""
+
+import keras
+import numpy as np
+import pytest
+
+from bnbook.batchnorm import BatchNorm
+from bnbook.data import load_mnist
+from bnbook.experiments import Config
+from bnbook.models import build_model, cnn, mlp
+from bnbook.train import evaluate, make_optimizer, make_train_step, to_inputs
+
+
+def layers_of(model, kind):
+    return [la for la in model.layers if isinstance(la, kind)]
+
+
+def test_mlp_structure_and_parameter_count():
+    model = mlp((1024, 512, 256))
+    dense = layers_of(model, keras.layers.Dense)
+    assert [d.units for d in dense] == [1024, 512, 256, 10]
+    expected = (784 * 1024 + 1024) + (1024 * 512 + 512) + (512 * 256 + 256) + (256 * 10 + 10)
+    assert model.count_params() == expected
+    assert not layers_of(model, BatchNorm)
+
+
+def test_batch_norm_sits_between_each_linear_layer_and_its_relu():
+    model = mlp((64, 32), batch_norm=True)
+    names = [type(la).__name__ for la in model.layers]
+    assert names == ["InputLayer", "Flatten", "Dense", "BatchNorm", "Activation",
+                     "Dense", "BatchNorm", "Activation", "Dense"]  # fmt: skip
+    hidden = layers_of(model, keras.layers.Dense)[:-1]
+    assert all(not d.use_bias for d in hidden)  # beta replaces the bias
+    # bias-free weights + gamma and beta per unit + 4 moving statistics per unit (untrained)
+    assert model.count_params() == 784 * 64 + 64 * 32 + (32 * 10 + 10) + 4 * (64 + 32)
+
+
+def test_cnn_structure():
+    model = cnn((32, "pool", 64, "pool"), dense=(128,), batch_norm=True)
+    convs = layers_of(model, keras.layers.Conv2D)
+    assert [c.filters for c in convs] == [32, 64]
+    assert len(layers_of(model, BatchNorm)) == 3  # two convolutions and the dense layer
+    assert model.output_shape == (None, 10)
+    assert len(layers_of(model, keras.layers.MaxPooling2D)) == 2
+
+
+def test_unknown_model_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown model"):
+        build_model(Config(model="transformer"))
+
+
+def test_evaluation_uses_moving_statistics():
+    """Trained a few steps, the moving averages differ from the batch statistics;
+    evaluate() must then agree with training=False and not with training=True."""
+    keras.utils.set_random_seed(0)
+    model = mlp((16,), batch_norm=True)
+    x = np.random.default_rng(0).uniform(size=(64, 28, 28, 1)).astype("float32") * 3 + 1
+    y = np.arange(64) % 10
+    loss_inference, _ = evaluate(model, x, y)
+    as_inference = keras.losses.sparse_categorical_crossentropy(
+        y, model(x, training=False), from_logits=True
+    )
+    as_training = keras.losses.sparse_categorical_crossentropy(
+        y, model(x, training=True), from_logits=True
+    )
+    assert loss_inference == pytest.approx(float(np.mean(as_inference)), rel=1e-5)
+    assert abs(loss_inference - float(np.mean(as_training))) > 1e-3
+
+
+@pytest.fixture(scope="module")
+def small_subset():
+    data = load_mnist()
+    return to_inputs(data["x_train"][:1024]), data["y_train"][:1024].astype("int32")
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        Config(model="mlp", widths=(128, 64), lr=1e-3),
+        Config(model="mlp", widths=(128, 64), lr=1e-3, batch_norm=True),
+        Config(model="cnn", widths=(8, "pool"), dense=(32,), lr=1e-3),
+        Config(model="cnn", widths=(8, "pool"), dense=(32,), lr=1e-3, batch_norm=True),
+    ],
+    ids=["mlp", "mlp+bn", "cnn", "cnn+bn"],
+)
+def test_loss_decreases_on_a_fixed_subset(config, small_subset):
+    keras.utils.set_random_seed(0)
+    x, y = small_subset
+    model = build_model(config)
+    step = make_train_step(model, make_optimizer(config, total_steps=200))
+    losses = []
+    for i in range(200):
+        batch = slice((i * 64) % 1024, (i * 64) % 1024 + 64)
+        losses.append(float(step(x[batch], y[batch])[0]))
+    assert np.mean(losses[-20:]) < 0.5 * np.mean(losses[:20])
