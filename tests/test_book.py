@@ -66,3 +66,17 @@ def test_book_cache_key_follows_the_profile(monkeypatch):
 def test_the_execution_cache_lives_under_the_key(smoke_book, monkeypatch):
     monkeypatch.setenv("BNBOOK_PROFILE", "smoke")
     assert (smoke_book / ".jupyter_cache" / book_key()).is_dir()
+
+
+def test_summary_json_has_every_headline_with_seeds(smoke_book):
+    import json
+
+    from bnbook.profiles import PROFILES
+    from bnbook.studies import headline
+
+    summary = json.loads((smoke_book / "results" / "summary.json").read_text())
+    assert set(summary["headline"]) == set(headline())
+    for entry in summary["headline"].values():
+        assert len(entry["seeds"]) == len(PROFILES["smoke"].seeds)
+        assert 0 <= entry["mean"] <= 1 and entry["images_per_second"] > 0
+        assert entry["profile"] == "smoke"

@@ -7,6 +7,7 @@ output is.
 """
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -48,6 +49,25 @@ def run_experiments(force: bool) -> list[tuple[str, float]]:
     return timings
 
 
+def write_summary(path: Path) -> None:
+    """Every headline number, machine-readable: config, per-seed accuracy, mean, std, time."""
+    from bnbook.experiments import run_or_load, summarize
+    from bnbook.studies import chapter_configs, headline
+
+    by_config = {}
+    for configs in chapter_configs().values():
+        for config in configs:
+            by_config.setdefault(config.with_seed(0), []).append(run_or_load(config))
+    summary = {
+        "headline": {name: summarize(by_config[c]) for name, c in headline().items()},
+        "all_runs": [summarize(records) for records in by_config.values()],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(summary, indent=1))
+    tmp.replace(path)
+
+
 def jupyter_book(root: Path, builder: str, fresh: bool) -> None:
     jb = str(Path(sys.executable).parent / "jupyter-book")
     cmd = [jb, "build", str(PROJECT_ROOT), "--path-output", str(root), "--builder", builder]
@@ -72,6 +92,8 @@ def main(argv=None) -> int:
         shutil.rmtree(root / "_build" / ".jupyter_cache", ignore_errors=True)
 
     timings = run_experiments(args.force)
+    summary_path = root / "_build" / "results" / "summary.json"
+    write_summary(summary_path)
     for builder in args.builders.split(","):
         start = time.perf_counter()
         jupyter_book(root, builder, fresh=args.force)
@@ -82,6 +104,7 @@ def main(argv=None) -> int:
         print(f"  {name:40s} {seconds:8.1f} s")
     print(f"  {'total':40s} {sum(s for _, s in timings):8.1f} s")
     print(f"\nHTML book: {root / '_build' / 'html' / 'index.html'}")
+    print(f"Headline numbers: {summary_path}")
     if "pdflatex" in args.builders.split(","):
         print(f"PDF book:  {pdf_path(args.profile)}")
     return 0

@@ -98,6 +98,11 @@ def seeds(config: Config) -> list[Config]:
     return [config.with_seed(s) for s in current_profile().seeds]
 
 
+def headline() -> dict:
+    """The comparisons the homework asks for, each run with every seed of the profile."""
+    return {"mlp": MLP, "mlp_bn": MLP_BN, "cnn": CNN, "cnn_bn": CNN_BN}
+
+
 def chapter_configs() -> dict:
     """{chapter title: [Config, ...]} in book order."""
     return {

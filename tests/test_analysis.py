@@ -1,0 +1,53 @@
+"""The judgements the Problem 4 chapters print, on hand-made records."""
+
+import math
+
+from bnbook.analysis import compare, rates_that_train, steps_to_reach, sweep_outcome
+from bnbook.experiments import summarize
+
+
+def record(losses, acc, lr=0.1, bn=False, seed=0, evals=None):
+    return {
+        "losses": losses,
+        "test_accuracy": acc,
+        "config": {"lr": lr, "batch_norm": bn, "seed": seed},
+        "evals": evals or [],
+        "profile": "test",
+        "wall_time_s": 1.0,
+        "images_per_second": 10.0,
+    }
+
+
+def test_sweep_outcomes():
+    assert sweep_outcome(record([2.3] * 20 + [0.2] * 20, 0.95)) == "trains"
+    assert sweep_outcome(record([2.3] * 20 + [1.5] * 20, 0.6)) == "stalls"
+    assert sweep_outcome(record([2.3] * 20 + [math.nan] * 20, 0.1)) == "diverged"
+    assert sweep_outcome(record([2.3] * 20 + [9.0] * 20, 0.1)) == "diverged"
+
+
+def test_rates_that_train_filters_by_batch_norm():
+    runs = [
+        record([2.0] * 20 + [0.1] * 20, 0.95, lr=0.1),
+        record([2.0] * 40, 0.5, lr=1.0),
+        record([2.0] * 20 + [0.1] * 20, 0.95, lr=1.0, bn=True),
+    ]
+    assert rates_that_train(runs, batch_norm=False) == [0.1]
+    assert rates_that_train(runs, batch_norm=True) == [1.0]
+
+
+def test_steps_to_reach():
+    evals = [{"step": 100, "test_accuracy": 0.5}, {"step": 200, "test_accuracy": 0.97}]
+    assert steps_to_reach(record([], 0.97, evals=evals), 0.95) == 200
+    assert steps_to_reach(record([], 0.97, evals=evals), 0.99) is None
+
+
+def test_compare_says_which_way():
+    assert compare(0.99, 0.98, "").startswith("raised")
+    assert compare(0.97, 0.98, "").startswith("lowered")
+
+
+def test_summarize_lists_every_seed_with_mean_and_std():
+    runs = [record([], acc, seed=s) for s, acc in enumerate([0.98, 0.99, 0.97])]
+    s = summarize(runs)
+    assert s["seeds"] == {"0": 0.98, "1": 0.99, "2": 0.97}
+    assert math.isclose(s["mean"], 0.98) and math.isclose(s["std"], 0.01)
