@@ -1,4 +1,5 @@
-"""Sphinx extension for the printed book: its title page and its source-code appendix.
+"""Sphinx extension for the book's pages: the PDF title page, the source-code appendix,
+and one fix to the HTML.
 
 - Title page: course, assignment, title, author and collaborator, each set once in
   `_config.yml` (`author` at the top, the others under `sphinx.config`). The HTML
@@ -6,6 +7,10 @@
 - Appendix: the page `book/appendix_source` gets one line-numbered listing per
   module of `src/bnbook`, found when the page is read, so a new module can never
   be missing from the printed code.
+- HTML: sphinx-thebe 0.3.1 registers its inline configuration script twice, and the
+  second `const THEBE_JS_URL` is a SyntaxError in every page's console; each page
+  gets each script once. With an empty localStorage the theme logs "invalid theme
+  mode" unless `html_context.default_mode` is set (done in `_config.yml`).
 """
 
 from pathlib import Path
@@ -75,6 +80,19 @@ def _configure(app, config):
     config.latex_elements = elements
 
 
+def _dedupe_scripts(app, pagename, templatename, context, doctree):
+    seen, unique = set(), []
+    for script in context.get("script_files", []):
+        attributes = sorted(getattr(script, "attributes", {}).items())
+        # An inline script is registered once with filename None and once with "".
+        key = (str(getattr(script, "filename", script) or ""), repr(attributes))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    # In place: it is the builder's list, to which later handlers (MathJax) still add.
+    context["script_files"][:] = unique
+
+
 def setup(app):
     app.add_config_value("bnbook_course", "", "env")
     app.add_config_value("bnbook_assignment", "", "env")
@@ -82,4 +100,6 @@ def setup(app):
     app.add_config_value("bnbook_author", "", "env")
     app.connect("config-inited", _configure)
     app.connect("source-read", _append_listings)
+    # Early: a theme handler returns a value, which ends Sphinx's emit_firstresult chain.
+    app.connect("html-page-context", _dedupe_scripts, priority=100)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

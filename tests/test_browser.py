@@ -1,0 +1,242 @@
+"""The HTML book as a reader sees it: every page opened in headless Chromium, offline.
+
+Chromium runs with the network disabled (every http(s) request goes to a dead
+proxy; the pages are read from file://), and is driven through the DevTools
+protocol over a websocket (tornado's client, already in the environment). For
+each page we record console errors, failed or outside requests, images that did
+not load, math that MathJax did not render and raw TeX left visible, and keep a
+screenshot in _build/smoke/screenshots/.
+"""
+
+import asyncio
+import base64
+import itertools
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from test_pdf import toc_docnames
+from tornado.websocket import websocket_connect
+
+pytestmark = pytest.mark.book
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "chromium"
+# Without the networking flags a headless Chromium floods a closed network with retries.
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",  # network off
+    "--window-size=1280,900", "--hide-scrollbars", "--remote-debugging-port=0",
+]  # fmt: skip
+RAW_TEX = ("$$", "\\frac", "\\partial", "\\begin{", "\\(", "\\[")
+# MathJax typesets asynchronously; wait for it, or report that it never finished.
+WAIT_FOR_MATHJAX = """
+(window.MathJax && MathJax.startup && MathJax.startup.promise
+  ? MathJax.startup.promise.then(() => "typeset")
+  : Promise.resolve("no MathJax on this page"))
+"""
+INSPECT_PAGE = """
+(() => {
+  const broken = [...document.images]
+    .filter(img => !(img.complete && img.naturalWidth > 0))
+    .map(img => img.getAttribute("src"));
+  const math = [...document.querySelectorAll(".math")];
+  const unrendered = math.filter(m => !m.querySelector("mjx-container"))
+    .map(m => m.textContent.trim().slice(0, 80));
+  const mjx = document.querySelectorAll("mjx-container").length;
+  // The visible prose: hide code (which may show TeX on purpose) and typeset math.
+  const style = document.createElement("style");
+  style.textContent = "pre, code, mjx-container, .highlight { display: none !important; }";
+  document.head.appendChild(style);
+  const prose = document.body.innerText;
+  style.remove();
+  return JSON.stringify({broken, unrendered, mjx, math: math.length, prose});
+})()
+"""
+
+
+@dataclass
+class PageReport:
+    docname: str
+    errors: list[str] = field(default_factory=list)
+    outside_requests: list[str] = field(default_factory=list)
+    broken_images: list[str] = field(default_factory=list)
+    unrendered_math: list[str] = field(default_factory=list)
+    raw_tex: list[str] = field(default_factory=list)
+    math_elements: int = 0
+    mjx_containers: int = 0
+    mathjax: str = ""
+
+
+class DevTools:
+    """The smallest DevTools-protocol client: commands with replies, events in a list."""
+
+    def __init__(self, ws):
+        self.ws, self.ids, self.pending, self.events = ws, itertools.count(1), {}, []
+        self.reader = asyncio.ensure_future(self._read())
+
+    async def _read(self):
+        while (message := await self.ws.read_message()) is not None:
+            message = json.loads(message)
+            if "id" in message and message["id"] in self.pending:
+                self.pending.pop(message["id"]).set_result(message)
+            else:
+                self.events.append(message)
+
+    async def send(self, method, session=None, timeout=30, **params):
+        message = {"id": next(self.ids), "method": method, "params": params}
+        if session:
+            message["sessionId"] = session
+        reply = asyncio.get_running_loop().create_future()
+        self.pending[message["id"]] = reply
+        await self.ws.write_message(json.dumps(message))
+        reply = await asyncio.wait_for(reply, timeout)
+        if "error" in reply:
+            raise RuntimeError(f"{method}: {reply['error']}")
+        return reply["result"]
+
+    async def wait_for(self, method, session, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(
+                e.get("method") == method and e.get("sessionId") == session for e in self.events
+            ):
+                return
+            await asyncio.sleep(0.05)
+        raise TimeoutError(f"no {method} within {timeout} s")
+
+
+def session_problems(events, session) -> tuple[list[str], list[str]]:
+    """Console errors, uncaught exceptions and failed loads; requests that left the machine."""
+    errors, outside = [], []
+    for event in (e for e in events if e.get("sessionId") == session):
+        method, params = event["method"], event.get("params", {})
+        if method == "Runtime.consoleAPICalled" and params["type"] in ("error", "assert"):
+            errors.append("console: " + " ".join(str(a.get("value", a)) for a in params["args"]))
+        elif method == "Runtime.exceptionThrown":
+            details = params["exceptionDetails"]
+            thrown = details.get("exception", {}).get("description", "")
+            errors.append(f"exception: {details.get('text', '')} {thrown} {details.get('url', '')}")
+        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+            errors.append(f"log: {params['entry']['text']} {params['entry'].get('url', '')}")
+        elif method == "Network.loadingFailed" and not params.get("canceled"):
+            errors.append(f"load failed: {params.get('errorText')}")
+        elif method == "Network.requestWillBeSent":
+            url = params["request"]["url"]
+            if not url.startswith(("file:", "data:", "blob:", "about:")):
+                outside.append(url)
+    return errors, outside
+
+
+async def inspect_pages(html_dir: Path, docnames: list[str], shots: Path) -> list[PageReport]:
+    profile = tempfile.mkdtemp(prefix="bnbook-chromium-")
+    browser = subprocess.Popen(
+        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        port_file = Path(profile) / "DevToolsActivePort"
+        for _ in range(300):
+            if port_file.exists() and len(port_file.read_text().split()) == 2:
+                break
+            time.sleep(0.1)
+        port, path = port_file.read_text().split()
+        ws = await websocket_connect(f"ws://127.0.0.1:{port}{path}", max_message_size=2**26)
+        devtools = DevTools(ws)
+        reports = [await inspect_page(devtools, html_dir, doc, shots) for doc in docnames]
+        ws.close()
+        return reports
+    finally:
+        browser.terminate()
+        try:
+            browser.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            browser.kill()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+async def inspect_page(devtools, html_dir, docname, shots) -> PageReport:
+    target = (await devtools.send("Target.createTarget", url="about:blank"))["targetId"]
+    session = (await devtools.send("Target.attachToTarget", targetId=target, flatten=True))[
+        "sessionId"
+    ]
+    for domain in ("Page", "Runtime", "Log", "Network"):
+        await devtools.send(f"{domain}.enable", session)
+    await devtools.send("Emulation.setDeviceMetricsOverride", session, width=1280, height=900,
+                        deviceScaleFactor=1, mobile=False)  # fmt: skip
+    url = (html_dir / f"{docname}.html").resolve().as_uri()
+    await devtools.send("Page.navigate", session, url=url)
+    await devtools.wait_for("Page.loadEventFired", session)
+    report = PageReport(docname)
+    evaluated = await devtools.send("Runtime.evaluate", session, timeout=60,
+                                    expression=WAIT_FOR_MATHJAX, awaitPromise=True)  # fmt: skip
+    report.mathjax = evaluated["result"].get("value", str(evaluated))
+    await asyncio.sleep(0.3)  # late console messages and image decodes
+    shot = await devtools.send("Page.captureScreenshot", session, format="png")
+    (shots / f"{docname.replace('/', '__')}.png").write_bytes(base64.b64decode(shot["data"]))
+    evaluated = await devtools.send("Runtime.evaluate", session, expression=INSPECT_PAGE)
+    page = json.loads(evaluated["result"]["value"])
+    report.broken_images, report.unrendered_math = page["broken"], page["unrendered"]
+    report.math_elements, report.mjx_containers = page["math"], page["mjx"]
+    report.raw_tex = [
+        line.strip()[:120]
+        for line in page["prose"].splitlines()
+        if any(token in line for token in RAW_TEX)
+    ]
+    report.errors, report.outside_requests = session_problems(devtools.events, session)
+    await devtools.send("Target.closeTarget", targetId=target)
+    return report
+
+
+@pytest.fixture(scope="module")
+def reports(smoke_book) -> dict[str, PageReport]:
+    html_dir = smoke_book / "html"
+    shots = smoke_book.parent / "screenshots"
+    shutil.rmtree(shots, ignore_errors=True)
+    shots.mkdir(parents=True)
+    docnames = toc_docnames()
+    found = asyncio.run(asyncio.wait_for(inspect_pages(html_dir, docnames, shots), 600))
+    return {r.docname: r for r in found}
+
+
+def failures(reports, attribute) -> dict[str, list]:
+    return {doc: getattr(r, attribute) for doc, r in reports.items() if getattr(r, attribute)}
+
+
+def test_every_page_was_opened(reports):
+    assert list(reports) == toc_docnames()
+
+
+def test_no_console_errors(reports):
+    assert not failures(reports, "errors")
+
+
+def test_no_request_leaves_the_machine(reports):
+    assert not failures(reports, "outside_requests")
+
+
+def test_every_image_loads(reports):
+    assert not failures(reports, "broken_images")
+
+
+def test_math_renders_offline(reports):
+    """MathJax (served from the build, not a CDN) typesets every formula on every page."""
+    assert not failures(reports, "unrendered_math")
+    assert not failures(reports, "raw_tex")
+    with_math = [r for r in reports.values() if r.math_elements]
+    assert with_math, "no page has math: has MathJax output changed its markup?"
+    for report in with_math:
+        assert report.mathjax == "typeset", (report.docname, report.mathjax)
+        assert report.mjx_containers >= report.math_elements, report.docname
+
+
+def test_screenshots_are_kept(reports, smoke_book):
+    shots = sorted((smoke_book.parent / "screenshots").glob("*.png"))
+    assert len(shots) == len(reports)
+    assert all(s.stat().st_size > 5_000 for s in shots), "a blank screenshot"
