@@ -17,6 +17,9 @@ smoke: setup  ## the same book on tiny data, in minutes
 test: setup  ## the whole test suite, including a smoke-profile book build
 	$(PY) -m pytest
 
+bench: setup  ## speed: batch norm's step-time cost, our loop vs model.fit (last line: JSON)
+	$(PY) -m bnbook.bench
+
 lint: setup
 	.venv/bin/ruff check src tests && .venv/bin/ruff format --check src tests
 

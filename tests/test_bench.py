@@ -1,0 +1,32 @@
+"""The benchmark runs end to end on tiny sizes and reports what `make bench` promises.
+
+No timing assertions: speed is measured by `make bench`, not by tests.
+"""
+
+import json
+import math
+
+import numpy as np
+
+from bnbook import bench
+
+
+def _positive_finite(value):
+    if isinstance(value, dict):
+        return all(_positive_finite(v) for v in value.values())
+    return isinstance(value, float | int) and math.isfinite(value) and value > 0
+
+
+def test_run_reports_the_promised_ratios_as_json():
+    rng = np.random.default_rng(0)
+    x = rng.random((512, 28, 28, 1), dtype=np.float32)
+    y = rng.integers(0, 10, 512).astype(np.int32)
+    result = bench.run(x, y, step_repeats=2, steps_per_repeat=1, fit_repeats=2, fit_steps=1)
+    decoded = json.loads(json.dumps(result))
+    for key in ("bn_step_ratio", "keras_bn_step_ratio", "loop_vs_fit_ratio"):
+        assert _positive_finite(decoded[key]), key
+    for key in ("cnn_ms_per_step", "cnn_step_ratio", "mlp_ms_per_step", "images_per_second"):
+        assert _positive_finite(decoded[key]), key
+    assert set(decoded["cnn_step_ratio"]) == set(bench.CNN_NORMS)
+    assert decoded["cnn_step_ratio"]["no_bn"] == 1.0
+    assert "loop_vs_fit_ratio" in bench.table(result)
