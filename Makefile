@@ -3,12 +3,12 @@ PY := .venv/bin/python
 FORCE ?= 0
 FORCE_FLAG := $(if $(filter 1,$(FORCE)),--force,)
 
-.PHONY: setup book smoke test bench lint clean
+.PHONY: setup book smoke test bench lint clean notebook-pdf
 
 setup:
 	@bash scripts/setup.sh
 
-book: setup  ## full profile: run the experiments, build the HTML book
+book: setup  ## full profile: run the experiments, build the HTML book and the PDF
 	$(PY) -m bnbook.build --profile full $(FORCE_FLAG)
 
 smoke: setup  ## the same book on tiny data, in minutes
@@ -19,6 +19,13 @@ test: setup  ## the whole test suite, including a smoke-profile book build
 
 bench: setup  ## speed: batch norm's step-time cost, our loop vs model.fit (last line: JSON)
 	$(PY) -m bnbook.bench
+
+# One chapter as PDF (nbconvert + XeLaTeX), re-executed, into _build/notebook-pdf/.
+BNBOOK_PROFILE ?= full
+notebook-pdf: setup  ## make notebook-pdf NB=notebooks/01_data.ipynb [BNBOOK_PROFILE=smoke]
+	@test -n "$(NB)" || { echo "usage: make notebook-pdf NB=notebooks/01_data.ipynb" >&2; exit 2; }
+	BNBOOK_PROFILE=$(BNBOOK_PROFILE) TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/jupyter nbconvert \
+	  --config book/latex/nbconvert_pdf.py --to pdf --execute "$(NB)" --output-dir _build/notebook-pdf
 
 lint: setup
 	.venv/bin/ruff check src tests && .venv/bin/ruff format --check src tests
