@@ -177,14 +177,36 @@ def test_no_raw_tex_placeholders_or_tracebacks(pages, appendix_pages):
 # ---------------------------------------------------------------- figures
 
 
-def emitted_figures() -> int:
-    """How many figures the notebooks show: image outputs in place, plus glued ones by reference."""
-    execute_dir = pdf_path("smoke").parents[1] / "jupyter_execute"
-    shown, glued_images = 0, set()
+def executed_notebooks(build_dir: Path) -> dict[str, dict]:
+    """Each chapter notebook with the outputs the book shows: from the book's execution cache.
+
+    (Not _build/jupyter_execute: in cache mode myst-nb writes the notebooks there
+    without their outputs.)
+    """
+    import os
+    from unittest import mock
+
+    import nbformat
+    from jupyter_cache import get_cache
+
+    from bnbook.profiles import ENV_VAR
+    from bnbook.sphinx_ext import book_key
+
+    with mock.patch.dict(os.environ, {ENV_VAR: "smoke"}):
+        cache = get_cache(build_dir / ".jupyter_cache" / book_key())
+    notebooks = {}
     for docname in toc_docnames():
-        if source_path(docname).suffix != ".ipynb":
-            continue
-        notebook = json.loads((execute_dir / f"{docname}.ipynb").read_text())
+        path = source_path(docname)
+        if path.suffix == ".ipynb":
+            _, merged = cache.merge_match_into_notebook(nbformat.read(path, as_version=4))
+            notebooks[docname] = merged
+    return notebooks
+
+
+def emitted_figures(build_dir: Path) -> int:
+    """How many figures the notebooks show: image outputs in place, plus glued ones by reference."""
+    shown, glued_images = 0, set()
+    for notebook in executed_notebooks(build_dir).values():
         for cell in notebook["cells"]:
             if cell["cell_type"] != "code":
                 continue
@@ -223,7 +245,7 @@ def test_every_figure_is_included(latex_dir):
     assert not unresolved, f"\\includegraphics of missing files: {unresolved}"
     # Notebook outputs are written under their content hash (64 hex digits).
     from_notebooks = [n for n in names if re.fullmatch(r"[0-9a-f]{64}\.\w+", Path(n).name)]
-    assert len(from_notebooks) == emitted_figures()
+    assert len(from_notebooks) == emitted_figures(latex_dir.parent)
     assert all(Path(n).suffix in (".pdf", ".png", ".jpg") for n in names)
     # Vector where the notebooks gave vector: no matplotlib or graphviz output as PNG.
     assert all(Path(n).suffix == ".pdf" for n in from_notebooks), from_notebooks
