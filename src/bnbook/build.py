@@ -29,35 +29,34 @@ def pdf_path(profile: str) -> Path:
     return output_root(profile) / "_build" / "latex" / "book.pdf"
 
 
-def run_experiments(force: bool) -> list[tuple[str, float]]:
-    """Train (or load) every run the chapters read; returns (chapter, seconds) pairs."""
+def run_experiments(force: bool) -> tuple[list[tuple[str, float]], dict]:
+    """Train (or load) every run the chapters read.
+
+    Returns (chapter, seconds) pairs and the records grouped by config (seeds together).
+    """
     from bnbook.experiments import FORCE_ENV_VAR, run_or_load
     from bnbook.studies import chapter_configs
 
     os.environ[FORCE_ENV_VAR] = "1" if force else "0"
-    timings = []
+    timings, by_config = [], {}
     try:
         for chapter, configs in chapter_configs().items():
             start = time.perf_counter()
             print(f"== {chapter}: {len(configs)} runs", flush=True)
             for config in configs:
-                run_or_load(config)
+                by_config.setdefault(config.with_seed(0), []).append(run_or_load(config))
             timings.append((chapter, time.perf_counter() - start))
     finally:
         # The notebooks must load what we just trained, not train it again.
         os.environ.pop(FORCE_ENV_VAR)
-    return timings
+    return timings, by_config
 
 
-def write_summary(path: Path) -> None:
+def write_summary(by_config: dict, path: Path) -> None:
     """Every headline number, machine-readable: config, per-seed accuracy, mean, std, time."""
-    from bnbook.experiments import run_or_load, summarize
-    from bnbook.studies import chapter_configs, headline
+    from bnbook.experiments import summarize
+    from bnbook.studies import headline
 
-    by_config = {}
-    for configs in chapter_configs().values():
-        for config in configs:
-            by_config.setdefault(config.with_seed(0), []).append(run_or_load(config))
     summary = {
         "headline": {name: summarize(by_config[c]) for name, c in headline().items()},
         "all_runs": [summarize(records) for records in by_config.values()],
@@ -91,9 +90,9 @@ def main(argv=None) -> int:
     if args.force:
         shutil.rmtree(root / "_build" / ".jupyter_cache", ignore_errors=True)
 
-    timings = run_experiments(args.force)
+    timings, records = run_experiments(args.force)
     summary_path = root / "_build" / "results" / "summary.json"
-    write_summary(summary_path)
+    write_summary(records, summary_path)
     for builder in args.builders.split(","):
         start = time.perf_counter()
         jupyter_book(root, builder, fresh=args.force)
