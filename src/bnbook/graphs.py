@@ -71,7 +71,8 @@ def draw(comp: Computation, backward: bool = False, width_in: float = 6.3) -> gr
     labelled with gradients, ops with local derivatives). At most width_in inches wide
     (6.3 in = 16 cm, a printed page)."""
     g = graphviz.Digraph(comp.title, format="svg")
-    g.attr(rankdir=comp.rankdir, size=f"{width_in},9", nodesep="0.25", ranksep="0.3")
+    # At most 7 in tall, so a graph shares its printed page with the text that introduces it.
+    g.attr(rankdir=comp.rankdir, size=f"{width_in},7", nodesep="0.25", ranksep="0.3")
     g.attr("node", fontsize="12")
     g.attr("edge", fontsize="10")
     tensors = {t.name: t for t in comp.tensors}
