@@ -51,3 +51,22 @@ def test_summarize_lists_every_seed_with_mean_and_std():
     s = summarize(runs)
     assert s["seeds"] == {"0": 0.98, "1": 0.99, "2": 0.97}
     assert math.isclose(s["mean"], 0.98) and math.isclose(s["std"], 0.01)
+
+
+def test_percentile_series_picks_the_asked_percentile():
+    from bnbook.analysis import percentile_series
+
+    probes = [
+        {"activations": {"act_in_0": {"all": [1, 2, 3, 4, 5], "unit0": [6, 7, 8, 9, 10]}}},
+        {"activations": {"act_in_0": {"all": [11, 12, 13, 14, 15], "unit0": [0] * 5}}},
+    ]
+    record = {"probes": probes}
+    assert percentile_series(record, "act_in_0", 15).tolist() == [2, 12]
+    assert percentile_series(record, "act_in_0", 85, unit="unit0").tolist() == [9, 0]
+
+
+def test_moving_average_is_a_trailing_mean():
+    from bnbook.plots import moving_average
+
+    assert moving_average([1, 2, 3, 4], 2).tolist() == [1.0, 1.5, 2.5, 3.5]
+    assert moving_average([1, 2, 3], 10).tolist() == [1.0, 1.5, 2.0]

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from bnbook.train import PROBE_PERCENTILES
+
 TRAINS_ABOVE = 0.9  # test accuracy after the sweep's one epoch that counts as "trains"
 
 
@@ -37,3 +39,12 @@ def compare(with_bn: float, without: float, unit: str = " points") -> str:
         return "made no difference"
     verb = "raised" if diff > 0 else "lowered"
     return f"{verb} it by {abs(diff):.2f}{unit}"
+
+
+def percentile_series(record: dict, layer: str, q: int, unit: str = "all") -> np.ndarray:
+    """The q-th percentile of `layer`'s nonlinearity input at each probe of `record`.
+
+    `unit`: "all" (every unit) or "unit0" (one fixed unit); q one of PROBE_PERCENTILES.
+    """
+    column = PROBE_PERCENTILES.index(q)
+    return np.array([p["activations"][layer][unit][column] for p in record["probes"]])

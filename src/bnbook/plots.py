@@ -3,9 +3,12 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
+from bnbook.analysis import percentile_series
+
 # Colour-blind-safe colours that also separate in greyscale (dark vs light), plus dashes.
 COLORS = {"plain": "#1b4f8a", "bn": "#e08a1e"}
 LINESTYLES = {"plain": "-", "bn": "--"}
+MARKERS = {"plain": "o", "bn": "s"}
 
 
 def use_book_style() -> None:
@@ -44,20 +47,22 @@ def digit_grid(images: np.ndarray, labels: np.ndarray, per_class: int = 8):
 
 
 def moving_average(values, window: int) -> np.ndarray:
-    """Trailing mean over `window` values (shorter at the start), NaN-safe for diverged runs."""
+    """Trailing mean over `window` values (shorter at the start); a NaN (a diverged run)
+    makes every later value NaN."""
     values = np.asarray(values, dtype=np.float64)
-    window = max(1, min(window, len(values)))
     cumsum = np.cumsum(np.insert(values, 0, 0.0))
-    out = np.empty_like(values)
-    for i in range(len(values)):
-        lo = max(0, i + 1 - window)
-        out[i] = (cumsum[i + 1] - cumsum[lo]) / (i + 1 - lo)
-    return out
+    end = np.arange(1, len(values) + 1)
+    start = np.maximum(0, end - max(1, window))
+    return (cumsum[end] - cumsum[start]) / (end - start)
 
 
 def style(batch_norm: bool) -> dict:
     key = "bn" if batch_norm else "plain"
     return {"color": COLORS[key], "linestyle": LINESTYLES[key]}
+
+
+def marker(batch_norm: bool) -> str:
+    return MARKERS["bn" if batch_norm else "plain"]
 
 
 def loss_curves(runs: dict, window: int = 50, ax=None, title: str | None = None):
@@ -77,8 +82,7 @@ def loss_curves(runs: dict, window: int = 50, ax=None, title: str | None = None)
         ax.plot(steps, moving_average(mean, window), label=f"{label}: train (avg)", **s)
         eval_steps = [e["step"] for e in records[0]["evals"]]
         test = np.mean([[e["test_loss"] for e in r["evals"]] for r in records], axis=0)
-        marker = "s" if batch_norm else "o"
-        ax.plot(eval_steps, test, marker=marker, linestyle="none", color=s["color"],
+        ax.plot(eval_steps, test, marker=marker(batch_norm), linestyle="none", color=s["color"],
                 markerfacecolor="white", label=f"{label}: test")  # fmt: skip
     ax.set_yscale("log")
     ax.set_xlabel("iteration (mini-batch)")
@@ -101,9 +105,8 @@ def lr_sweep(records: list[dict], tail: int = 50):
         final = [v if np.isfinite(v) else np.nan for v in final]
         accs = [100 * r["test_accuracy"] for _, r in rows]
         label = "with batch norm" if batch_norm else "without"
-        marker = "s" if batch_norm else "o"
-        ax_loss.plot(lrs, final, marker=marker, label=label, **style(batch_norm))
-        ax_acc.plot(lrs, accs, marker=marker, label=label, **style(batch_norm))
+        ax_loss.plot(lrs, final, marker=marker(batch_norm), label=label, **style(batch_norm))
+        ax_acc.plot(lrs, accs, marker=marker(batch_norm), label=label, **style(batch_norm))
     for ax in (ax_loss, ax_acc):
         ax.set_xscale("log")
         ax.set_xlabel("learning rate (plain SGD)")
@@ -118,13 +121,12 @@ def lr_sweep(records: list[dict], tail: int = 50):
 def percentile_bands(ax, record: dict, layer: str, unit: str = "all", label: str = ""):
     """The 15th, 50th and 85th percentiles of a nonlinearity's input over training."""
     steps = [p["step"] for p in record["probes"]]
-    values = np.array([p["activations"][layer][unit] for p in record["probes"]])
+    p15, p50, p85 = (percentile_series(record, layer, q, unit) for q in (15, 50, 85))
     s = style(record["config"]["batch_norm"])
-    # PROBE_PERCENTILES = (5, 15, 50, 85, 95): columns 1, 2, 3 are 15, 50, 85.
-    ax.fill_between(steps, values[:, 1], values[:, 3], color=s["color"], alpha=0.2)
-    ax.plot(steps, values[:, 2], label=label, **s)
-    ax.plot(steps, values[:, 1], color=s["color"], linewidth=0.7)
-    ax.plot(steps, values[:, 3], color=s["color"], linewidth=0.7)
+    ax.fill_between(steps, p15, p85, color=s["color"], alpha=0.2)
+    ax.plot(steps, p50, label=label, **s)
+    ax.plot(steps, p15, color=s["color"], linewidth=0.7)
+    ax.plot(steps, p85, color=s["color"], linewidth=0.7)
     ax.set_xlabel("iteration")
     return ax
 
