@@ -93,3 +93,24 @@ def test_loss_decreases_on_a_fixed_subset(config, small_subset):
         batch = slice((i * 64) % 1024, (i * 64) % 1024 + 64)
         losses.append(float(step(x[batch], y[batch])[0]))
     assert np.mean(losses[-20:]) < 0.5 * np.mean(losses[:20])
+
+
+def test_pooling_before_relu_is_the_same_network_without_batch_norm():
+    """cnn() pools before the ReLU; without batch norm that is exactly conv -> ReLU -> pool."""
+    keras.utils.set_random_seed(0)
+    ours = cnn((8, "pool", 16, "pool"), dense=(32,))
+    x = keras.Input((28, 28, 1))
+    h = x
+    for filters in (8, 16):
+        h = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(h)
+        h = keras.layers.MaxPooling2D(2)(h)
+    h = keras.layers.Dense(32, activation="relu")(keras.layers.Flatten()(h))
+    textbook = keras.Model(x, keras.layers.Dense(10)(h))
+    textbook.set_weights(ours.get_weights())
+    images = np.random.default_rng(0).uniform(size=(16, 28, 28, 1)).astype("float32")
+    np.testing.assert_array_equal(ours(images), textbook(images))
+
+
+def test_a_pool_must_follow_a_convolution():
+    with pytest.raises(ValueError, match="must follow a convolution"):
+        cnn(("pool", 8))

@@ -4,7 +4,7 @@ import numpy as np
 
 from bnbook.train import PROBE_PERCENTILES
 
-TRAINS_ABOVE = 0.9  # test accuracy after the sweep's one epoch that counts as "trains"
+TRAINS_ABOVE = 0.9  # test accuracy at the end of a sweep run that counts as "trains"
 
 
 def sweep_outcome(record: dict) -> str:

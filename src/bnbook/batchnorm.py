@@ -148,7 +148,7 @@ class BatchNorm(keras.layers.Layer):
     training=False (or a frozen layer) uses the moving statistics.
 
     Args:
-        momentum: moving-average momentum, as in Keras.
+        momentum: moving-average momentum, as in Keras (default 0.99, Keras').
         epsilon: added to the variance before the square root.
         impl: how the training-mode forward and compact backward run, all
             computing the same thing: "xla" (default, fastest on our CPU)

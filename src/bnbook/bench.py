@@ -32,7 +32,14 @@ import tensorflow as tf
 from bnbook import models, studies
 from bnbook.batchnorm import BatchNorm
 from bnbook.data import load_mnist
-from bnbook.train import make_optimizer, make_train_step, run_steps, to_inputs, train_batches
+from bnbook.train import (
+    make_optimizer,
+    make_train_chunk,
+    make_train_step,
+    run_steps,
+    to_inputs,
+    train_batches,
+)
 
 # Normalization layers compared on the CNN; "no_bn" is the baseline of every ratio.
 CNN_NORMS = {
@@ -148,6 +155,7 @@ def measure_loop_vs_fit(config, x, y, steps_per_repeat=20, repeats=7, warmup=1):
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     norm = BatchNorm if config.batch_norm else None
     step = make_train_step(_model(config, norm), make_optimizer(config, total_steps=1000))
+    chunk = make_train_chunk(step)
     fit_model = _model(config, norm)
     fit_model.compile(optimizer=make_optimizer(config, total_steps=1000), loss=loss)
 
@@ -156,9 +164,9 @@ def measure_loop_vs_fit(config, x, y, steps_per_repeat=20, repeats=7, warmup=1):
 
     def loop():
         batches, losses = iter(pipeline()), []
-        run_steps(step, batches, 1, losses)
+        run_steps(chunk, batches, 1, losses)
         stop = _clock()
-        run_steps(step, batches, steps_per_repeat, losses)
+        run_steps(chunk, batches, steps_per_repeat, losses)
         losses[-1].numpy()  # wait for the last step
         return stop()
 

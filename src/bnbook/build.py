@@ -7,7 +7,9 @@ output is.
 """
 
 import argparse
+import concurrent.futures
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -29,27 +31,97 @@ def pdf_path(profile: str) -> Path:
     return output_root(profile) / "_build" / "latex" / "book.pdf"
 
 
-def run_experiments(force: bool) -> tuple[list[tuple[str, float]], dict]:
-    """Train (or load) every run the chapters read.
+def _init_worker(positions) -> None:
+    """A training worker: one TensorFlow thread, and its own progress-bar line."""
+    global _BAR_POSITION
+    _BAR_POSITION = positions.get()
+    import tensorflow as tf
 
-    Returns (chapter, seconds) pairs and the records grouped by config (seeds together).
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def _train_in_worker(config):
+    from bnbook.experiments import train_and_store
+
+    return train_and_store(config, bar_position=_BAR_POSITION)
+
+
+def estimated_work(config) -> float:
+    """Rough cost of a run (multiply-adds), to start the longest runs first."""
+    if config.model == "cnn":
+        size, channels, macs = 28, 1, 0
+        for spec in config.widths:
+            if spec == "pool":
+                size //= 2
+            else:
+                macs += size * size * channels * spec * 9
+                channels = spec
+        fan_in = size * size * channels
+    else:
+        macs, fan_in = 0, 28 * 28
+    for width in (*(config.widths if config.model == "mlp" else config.dense), 10):
+        macs, fan_in = macs + fan_in * width, width
+    steps = config.steps or config.epochs * 469 * 128 // config.batch_size
+    return steps * (3 * config.batch_size * macs + 1.5e7)  # + per-step overhead
+
+
+def train_missing(configs, force: bool, workers: int) -> None:
+    """Train every config whose record is not cached (all, with `force`), in parallel.
+
+    One process per core, each with one TensorFlow thread: this network's small
+    ops (batch norm's element-wise passes, a 100-unit MLP) do not use a second
+    core, so two single-threaded runs side by side finish sooner than two runs
+    one after the other on two threads; the convolutions run as fast either way.
     """
-    from bnbook.experiments import FORCE_ENV_VAR, run_or_load
+    from bnbook.experiments import is_cached
+
+    todo = list(dict.fromkeys(c for c in configs if force or not is_cached(c)))
+    if not todo:
+        return
+    todo.sort(key=estimated_work, reverse=True)  # longest first: the workers finish together
+    workers = max(1, min(workers, len(todo)))
+    print(f"training {len(todo)} runs on {workers} worker(s)", flush=True)
+    context = multiprocessing.get_context("spawn")
+    positions = context.Queue()
+    for i in range(workers):
+        positions.put(i)
+    with concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(positions,)
+    ) as pool:
+        futures = [pool.submit(_train_in_worker, c) for c in todo]
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                future.result()  # re-raises a worker's error here
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def run_experiments(force: bool, workers: int) -> tuple[list, float, dict]:
+    """Train what is missing, then load every run the chapters read.
+
+    Returns ([(chapter, runs trained now, their training seconds)], the
+    training phase's wall time, the records grouped by config (seeds together)).
+    """
+    from bnbook.experiments import run_or_load
     from bnbook.studies import chapter_configs
 
-    os.environ[FORCE_ENV_VAR] = "1" if force else "0"
-    timings, by_config = [], {}
-    try:
-        for chapter, configs in chapter_configs().items():
-            start = time.perf_counter()
-            print(f"== {chapter}: {len(configs)} runs", flush=True)
-            for config in configs:
-                by_config.setdefault(config.with_seed(0), []).append(run_or_load(config))
-            timings.append((chapter, time.perf_counter() - start))
-    finally:
-        # The notebooks must load what we just trained, not train it again.
-        os.environ.pop(FORCE_ENV_VAR)
-    return timings, by_config
+    chapters = chapter_configs()
+    for chapter, configs in chapters.items():
+        print(f"== {chapter}: {len(configs)} runs", flush=True)
+    start = time.time()
+    train_missing([c for cs in chapters.values() for c in cs], force, workers)
+    wall = time.time() - start
+    per_chapter, by_config = [], {}
+    for chapter, configs in chapters.items():
+        records = [run_or_load(c) for c in configs]
+        for config, record in zip(configs, records, strict=True):
+            by_config.setdefault(config.with_seed(0), []).append(record)
+        trained_now = [r for r in records if r["created"] >= start]
+        per_chapter.append((chapter, len(trained_now), sum(r["wall_time_s"] for r in trained_now)))
+    return per_chapter, wall, by_config
 
 
 def write_summary(by_config: dict, path: Path) -> None:
@@ -83,6 +155,7 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", choices=sorted(PROFILES), default="full")
     parser.add_argument("--force", action="store_true", help="re-train and re-execute all")
     parser.add_argument("--builders", default="html,pdflatex", help="comma-separated")
+    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="training processes")
     args = parser.parse_args(argv)
 
     os.environ[ENV_VAR] = args.profile
@@ -90,18 +163,23 @@ def main(argv=None) -> int:
     if args.force:
         shutil.rmtree(root / "_build" / ".jupyter_cache", ignore_errors=True)
 
-    timings, records = run_experiments(args.force)
+    per_chapter, training_wall, records = run_experiments(args.force, args.workers)
     summary_path = root / "_build" / "results" / "summary.json"
     write_summary(records, summary_path)
+    phases = [(f"training ({args.workers} workers in parallel)", training_wall)]
     for builder in args.builders.split(","):
         start = time.perf_counter()
         jupyter_book(root, builder, fresh=args.force)
-        timings.append((f"jupyter-book {builder}", time.perf_counter() - start))
+        phases.append((f"jupyter-book {builder}", time.perf_counter() - start))
 
     print(f"\nTime per step ({args.profile} profile):")
-    for name, seconds in timings:
+    for name, seconds in phases:
         print(f"  {name:40s} {seconds:8.1f} s")
-    print(f"  {'total':40s} {sum(s for _, s in timings):8.1f} s")
+        if name.startswith("training"):
+            for chapter, trained, run_seconds in per_chapter:
+                runs = f"{trained} runs trained now, {run_seconds:.0f} s of worker time"
+                print(f"    {chapter:38s} {runs}")
+    print(f"  {'total':40s} {sum(s for _, s in phases):8.1f} s")
     print(f"\nHTML book: {root / '_build' / 'html' / 'index.html'}")
     print(f"Headline numbers: {summary_path}")
     if "pdflatex" in args.builders.split(","):

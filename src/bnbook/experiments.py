@@ -47,6 +47,11 @@ class Config:
     precision: str = "float32"
     eval_every: int | None = None  # steps between test evaluations (None: every epoch)
     probe: bool = False  # record activation percentiles and gradient norms at evaluations
+    shift: int = 0  # augmentation: random shifts of up to this many pixels (0: none)
+    # Momentum of batch norm's moving averages. 0.9 (PyTorch's default; Keras'
+    # is 0.99) lets them follow the weights within about 10 steps, so a test
+    # evaluation during or after a short run sees the current network.
+    bn_momentum: float = 0.9
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -90,15 +95,33 @@ def run_or_load(
     """The record of `config`: from the cache if it is there and current, else trained now."""
     profile = profile or current_profile()
     store = store or RecordStore()
-    key = record_key(config, profile)
     if os.environ.get(FORCE_ENV_VAR) != "1":
-        record = store.get(key)
+        record = store.get(record_key(config, profile))
         if record is not None:
             return record
+    return train_and_store(config, profile, store, progress)
+
+
+def is_cached(config: Config, profile: Profile | None = None, store=None) -> bool:
+    profile = profile or current_profile()
+    return (store or RecordStore()).get(record_key(config, profile)) is not None
+
+
+def train_and_store(
+    config: Config,
+    profile: Profile | None = None,
+    store: RecordStore | None = None,
+    progress: bool = True,
+    bar_position: int = 0,
+) -> dict:
+    """Train `config` now, whatever the cache holds, store the record and return it."""
+    profile = profile or current_profile()
+    store = store or RecordStore()
     from bnbook.data import load_mnist  # heavy imports only when we really train
     from bnbook.train import train
 
-    record = train(config, subset(load_mnist(), profile), profile, progress=progress)
+    record = train(config, subset(load_mnist(), profile), profile, progress, bar_position)
+    key = record_key(config, profile)
     store.put(key, record)
     return store.get(key)
 

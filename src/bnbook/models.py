@@ -4,7 +4,16 @@ All models output logits (the softmax lives in the loss). With batch norm, each
 hidden layer is linear (no bias: beta replaces it) -> BatchNorm -> nonlinearity,
 the placement of Ioffe & Szegedy. The tensor fed to each nonlinearity is a
 layer named `act_in_<i>`, so probes can watch its distribution.
+
+A convolution followed by 2x2 max pooling is pooled *before* its ReLU:
+max(relu(a), relu(b)) = relu(max(a, b)), so without batch norm the network
+computes exactly the same function as conv -> ReLU -> pool, with the ReLU (and,
+with batch norm, the normalization) applied to 4x fewer values. With batch
+norm the statistics are then those of the pooled maps, the values the next
+layer actually receives.
 """
+
+from functools import partial
 
 import keras
 
@@ -13,16 +22,19 @@ from bnbook.batchnorm import BatchNorm
 NUM_CLASSES = 10
 
 
-def _hidden(x, layer, index: int, norm, activation: str, **layer_args):
-    """layer -> (norm) -> activation; the activation's input is named act_in_<index>.
+def _hidden(x, layer, index: int, norm, activation: str, pool=False, **layer_args):
+    """layer -> (2x2 max pool) -> (norm) -> activation; the activation's input is act_in_<index>.
 
     `norm`: None (no batch norm) or a layer class such as BatchNorm.
     """
     name = f"act_in_{index}"
+    stages = [lambda n: layer(**layer_args, use_bias=norm is None, name=n)]
+    if pool:
+        stages.append(lambda n: keras.layers.MaxPooling2D(2, name=n))
     if norm is not None:
-        x = norm(name=name)(layer(**layer_args, use_bias=False)(x))
-    else:
-        x = layer(**layer_args, name=name)(x)
+        stages.append(lambda n: norm(name=n))
+    for i, stage in enumerate(stages):
+        x = stage(name if i == len(stages) - 1 else None)(x)  # the last stage feeds the activation
     return keras.layers.Activation(activation)(x)
 
 
@@ -42,17 +54,19 @@ def mlp(widths=(1024, 512, 256), batch_norm=False, activation="relu", norm=Batch
 
 
 def cnn(widths=(32, "pool", 64, "pool"), dense=(128,), batch_norm=False, norm=BatchNorm):
-    """Convolutional network: 3x3 'same' convolutions (ints) and 2x2 max pools ("pool");
-    `batch_norm` and `norm` as in `mlp`."""
+    """Convolutional network: 3x3 'same' convolutions (ints), each optionally followed by a
+    2x2 max pool ("pool"), then dense layers; `batch_norm` and `norm` as in `mlp`."""
     norm = norm if batch_norm else None
     inputs = keras.Input((28, 28, 1))
     x, index = inputs, 0
-    for spec in widths:
+    for i, spec in enumerate(widths):
         if spec == "pool":
-            x = keras.layers.MaxPooling2D(2)(x)
-            continue
+            if i == 0 or widths[i - 1] == "pool":
+                raise ValueError(f"each 'pool' must follow a convolution; got widths={widths}")
+            continue  # applied with the convolution before it
+        pool = i + 1 < len(widths) and widths[i + 1] == "pool"
         conv_args = dict(filters=spec, kernel_size=3, padding="same")
-        x = _hidden(x, keras.layers.Conv2D, index, norm, "relu", **conv_args)
+        x = _hidden(x, keras.layers.Conv2D, index, norm, "relu", pool, **conv_args)
         index += 1
     x = keras.layers.Flatten()(x)
     for width in dense:
@@ -64,8 +78,9 @@ def cnn(widths=(32, "pool", 64, "pool"), dense=(128,), batch_norm=False, norm=Ba
 
 def build_model(config) -> keras.Model:
     """The model a training config names (see bnbook.experiments.Config)."""
+    norm = partial(BatchNorm, momentum=config.bn_momentum)
     if config.model == "mlp":
-        return mlp(config.widths, config.batch_norm, config.activation)
+        return mlp(config.widths, config.batch_norm, config.activation, norm)
     if config.model == "cnn":
-        return cnn(config.widths, config.dense, config.batch_norm)
+        return cnn(config.widths, config.dense, config.batch_norm, norm)
     raise ValueError(f"unknown model {config.model!r}; use 'mlp' or 'cnn'")
