@@ -9,6 +9,7 @@ output is.
 import argparse
 import concurrent.futures
 import json
+import math
 import multiprocessing
 import os
 import shutil
@@ -62,7 +63,8 @@ def estimated_work(config) -> float:
         macs, fan_in = 0, 28 * 28
     for width in (*(config.widths if config.model == "mlp" else config.dense), 10):
         macs, fan_in = macs + fan_in * width, width
-    steps = config.steps or config.epochs * 469 * 128 // config.batch_size
+    # Like train.steps_for, without importing TensorFlow into this process.
+    steps = config.steps or config.epochs * math.ceil(60_000 / config.batch_size)
     return steps * (3 * config.batch_size * macs + 1.5e7)  # + per-step overhead
 
 
@@ -119,7 +121,7 @@ def run_experiments(force: bool, workers: int) -> tuple[list, float, dict]:
         records = [run_or_load(c) for c in configs]
         for config, record in zip(configs, records, strict=True):
             by_config.setdefault(config.with_seed(0), []).append(record)
-        trained_now = [r for r in records if r["created"] >= start]
+        trained_now = [r for r in records if r.get("created", 0) >= start]
         per_chapter.append((chapter, len(trained_now), sum(r["wall_time_s"] for r in trained_now)))
     return per_chapter, wall, by_config
 
