@@ -9,16 +9,16 @@ setup:
 	@bash scripts/setup.sh
 
 book: setup  ## full profile: run the experiments, build the HTML book and the PDF
-	$(PY) -m bnbook.build --profile full $(FORCE_FLAG)
+	$(PY) -m bnbook.tooling.build --profile full $(FORCE_FLAG)
 
 smoke: setup  ## the same book on tiny data, in minutes
-	$(PY) -m bnbook.build --profile smoke $(FORCE_FLAG)
+	$(PY) -m bnbook.tooling.build --profile smoke $(FORCE_FLAG)
 
 test: setup  ## the whole test suite, including a smoke-profile book build
 	$(PY) -m pytest
 
 bench: setup  ## speed: batch norm's step-time cost, our loop vs model.fit (last line: JSON)
-	$(PY) -m bnbook.bench
+	$(PY) -m bnbook.tooling.bench
 
 # One chapter as PDF (nbconvert + XeLaTeX), re-executed, into _build/notebook-pdf/.
 BNBOOK_PROFILE ?= full

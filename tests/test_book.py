@@ -5,9 +5,9 @@ import shutil
 
 import yaml
 
-from bnbook import provenance
-from bnbook.build import PROJECT_ROOT
-from bnbook.sphinx_ext import book_key
+from bnbook.runs import provenance
+from bnbook.tooling.build import PROJECT_ROOT
+from bnbook.tooling.sphinx_ext import book_key
 
 
 def toc_files():
@@ -52,7 +52,8 @@ def test_book_cache_key_follows_the_source(tmp_path, monkeypatch):
     shutil.copytree(provenance.PACKAGE_DIR, copy)
     monkeypatch.setattr(provenance, "PACKAGE_DIR", copy)
     assert book_key() == key
-    (copy / "plots.py").write_text((copy / "plots.py").read_text() + "\n# a changed line\n")
+    plots = copy / "presentation" / "plots.py"
+    plots.write_text(plots.read_text() + "\n# a changed line\n")
     assert book_key() != key
 
 
@@ -71,8 +72,8 @@ def test_the_execution_cache_lives_under_the_key(smoke_book, monkeypatch):
 def test_summary_json_has_every_headline_with_seeds(smoke_book):
     import json
 
-    from bnbook.profiles import PROFILES
-    from bnbook.studies import headline
+    from bnbook.runs.profiles import PROFILES
+    from bnbook.runs.studies import headline
 
     summary = json.loads((smoke_book / "results" / "summary.json").read_text())
     assert set(summary["headline"]) == set(headline())

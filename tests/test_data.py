@@ -13,8 +13,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from bnbook import data
-from bnbook.data import DataError, load_mnist
+from bnbook.runs import data
+from bnbook.runs.data import DataError, load_mnist
 
 WHEEL = data.DATA_DIR / data.WHEEL_NAME
 
@@ -142,7 +142,7 @@ def test_missing_source_says_which_command_fetches_it(tmp_path):
 def test_command_line_gives_one_line_and_exit_code(tmp_path):
     env = {**os.environ, "BNBOOK_DATA_DIR": str(tmp_path)}
     result = subprocess.run(
-        [sys.executable, "-m", "bnbook.data"], env=env, capture_output=True, text=True
+        [sys.executable, "-m", "bnbook.runs.data"], env=env, capture_output=True, text=True
     )
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")

@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from bnbook import experiments, provenance
-from bnbook.experiments import Config, record_key, run_or_load
-from bnbook.profiles import Profile
-from bnbook.records import RecordStore
+from bnbook.runs import experiments, provenance
+from bnbook.runs.experiments import Config, record_key, run_or_load
+from bnbook.runs.profiles import Profile
+from bnbook.runs.records import RecordStore
 
 TINY = Profile("tiny-test", 512, 200, 12, seeds=(0,))
 SMALL_MLP = Config(model="mlp", widths=(32, 16), epochs=1, batch_size=64)
@@ -37,14 +37,14 @@ def test_cached_record_is_reused_without_training(store, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("trained again")
 
-    monkeypatch.setattr("bnbook.train.train", no_training)
+    monkeypatch.setattr("bnbook.networks.train.train", no_training)
     assert run_or_load(SMALL_MLP, TINY, store, progress=False) == first
 
 
 def test_force_switch_retrains(store, monkeypatch):
     run_or_load(SMALL_MLP, TINY, store, progress=False)
     monkeypatch.setenv(experiments.FORCE_ENV_VAR, "1")
-    monkeypatch.setattr("bnbook.train.train", lambda *a, **k: {"trained": "again"})
+    monkeypatch.setattr("bnbook.networks.train.train", lambda *a, **k: {"trained": "again"})
     assert run_or_load(SMALL_MLP, TINY, store, progress=False)["trained"] == "again"
 
 
@@ -61,7 +61,7 @@ def test_a_changed_line_of_source_changes_the_key(tmp_path, monkeypatch):
     shutil.copytree(provenance.PACKAGE_DIR, copy)
     monkeypatch.setattr(provenance, "PACKAGE_DIR", copy)
     assert record_key(SMALL_MLP, TINY) == key
-    train_py = copy / "train.py"
+    train_py = copy / "networks" / "train.py"
     train_py.write_text(train_py.read_text().replace("EVAL_BATCH = 1000", "EVAL_BATCH = 500"))
     assert record_key(SMALL_MLP, TINY) != key
 
@@ -75,9 +75,9 @@ def test_library_versions_change_the_key(monkeypatch):
 
 def test_training_modules_cover_everything_training_imports():
     code = (
-        "import sys, bnbook.experiments, bnbook.train, bnbook.data\n"
-        "print(' '.join(sorted(m.split('.')[1] for m in sys.modules "
-        "if m.startswith('bnbook.'))))"
+        "import sys, bnbook.runs.experiments, bnbook.networks.train, bnbook.runs.data\n"
+        "print(' '.join(sorted(m.split('.', 1)[1] for m in sys.modules "
+        "if m.startswith('bnbook.') and not hasattr(sys.modules[m], '__path__'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     imported = set(out.stdout.split())

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bnbook import gradcheck
-from bnbook.gradcheck import (
+from bnbook.derivations import gradcheck
+from bnbook.derivations.gradcheck import (
     GradientTable,
     numerical_gradient,
     random_batchnorm_inputs,

@@ -5,8 +5,16 @@ import shutil
 
 import pytest
 
-from bnbook.graphs import BATCHNORM, COMPUTATIONS, NETWORK, SOFTMAX_CROSS_ENTROPY, Op, Tensor, draw
-from bnbook.graphs import Computation as Comp
+from bnbook.derivations.graphs import (
+    BATCHNORM,
+    COMPUTATIONS,
+    NETWORK,
+    SOFTMAX_CROSS_ENTROPY,
+    Op,
+    Tensor,
+    draw,
+)
+from bnbook.derivations.graphs import Computation as Comp
 
 
 def nodes_and_edges(dot_source: str) -> tuple[list[str], list[tuple[str, str, str]]]:

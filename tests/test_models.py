@@ -4,11 +4,11 @@ import keras
 import numpy as np
 import pytest
 
-from bnbook.batchnorm import BatchNorm
-from bnbook.data import load_mnist
-from bnbook.experiments import Config
-from bnbook.models import build_model, cnn, mlp
-from bnbook.train import evaluate, make_optimizer, make_train_step, to_inputs
+from bnbook.networks.batchnorm import BatchNorm
+from bnbook.networks.models import build_model, cnn, mlp
+from bnbook.networks.train import evaluate, make_optimizer, make_train_step, to_inputs
+from bnbook.runs.data import load_mnist
+from bnbook.runs.experiments import Config
 
 
 def layers_of(model, kind):

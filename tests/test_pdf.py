@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bnbook.build import pdf_path
-from bnbook.data import PROJECT_ROOT
+from bnbook.runs.data import PROJECT_ROOT
+from bnbook.tooling.build import pdf_path
 
 pytestmark = pytest.mark.book
 
@@ -71,7 +71,7 @@ def page_title(docname: str) -> str:
 
 def code_corpus() -> str:
     """All code a page can print: notebook code cells and the package source."""
-    parts = [p.read_text() for p in sorted((PROJECT_ROOT / "src" / "bnbook").glob("*.py"))]
+    parts = [p.read_text() for p in sorted((PROJECT_ROOT / "src" / "bnbook").rglob("*.py"))]
     for docname in toc_docnames():
         path = source_path(docname)
         if path.suffix == ".ipynb":
@@ -143,10 +143,13 @@ def test_every_chapter_title_is_in_the_pdf(pages):
 def test_appendix_lists_every_source_file(pages, appendix_pages):
     appendix = letters_and_digits(" ".join(pages[i] for i in appendix_pages))
     assert letters_and_digits("Appendix: source listings") in appendix
-    modules = sorted((PROJECT_ROOT / "src" / "bnbook").glob("*.py"))
+    modules = sorted((PROJECT_ROOT / "src" / "bnbook").rglob("*.py"))
     assert len(modules) > 5
     missing = [
-        p.name for p in modules if letters_and_digits(f"src/bnbook/{p.name}") not in appendix
+        p.name
+        for p in modules
+        if letters_and_digits(f"src/{p.relative_to(PROJECT_ROOT / 'src').as_posix()}")
+        not in appendix
     ]
     assert not missing, f"modules missing from the appendix: {missing}"
     # The listings themselves, not only their headings: each module's last code line.
@@ -189,8 +192,8 @@ def executed_notebooks(build_dir: Path) -> dict[str, dict]:
     import nbformat
     from jupyter_cache import get_cache
 
-    from bnbook.profiles import ENV_VAR
-    from bnbook.sphinx_ext import book_key
+    from bnbook.runs.profiles import ENV_VAR
+    from bnbook.tooling.sphinx_ext import book_key
 
     with mock.patch.dict(os.environ, {ENV_VAR: "smoke"}):
         cache = get_cache(build_dir / ".jupyter_cache" / book_key())

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bnbook import autodiff, reference
-from bnbook.gradcheck import (
+from bnbook.derivations import autodiff, reference
+from bnbook.derivations.gradcheck import (
     numerical_gradient,
     random_batchnorm_inputs,
     random_network_inputs,

@@ -4,9 +4,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from bnbook.experiments import Config
-from bnbook.models import build_model
-from bnbook.train import (
+from bnbook.networks.models import build_model
+from bnbook.networks.train import (
     make_optimizer,
     make_train_chunk,
     make_train_step,
@@ -14,6 +13,7 @@ from bnbook.train import (
     run_steps,
     train_batches,
 )
+from bnbook.runs.experiments import Config
 
 
 def test_chunked_steps_match_one_step_at_a_time():

@@ -17,7 +17,7 @@ from functools import partial
 
 import keras
 
-from bnbook.batchnorm import BatchNorm
+from bnbook.networks.batchnorm import BatchNorm
 
 NUM_CLASSES = 10
 
@@ -77,7 +77,7 @@ def cnn(widths=(32, "pool", 64, "pool"), dense=(128,), batch_norm=False, norm=Ba
 
 
 def build_model(config) -> keras.Model:
-    """The model a training config names (see bnbook.experiments.Config)."""
+    """The model a training config names (see bnbook.runs.experiments.Config)."""
     norm = partial(BatchNorm, momentum=config.bn_momentum)
     if config.model == "mlp":
         return mlp(config.widths, config.batch_norm, config.activation, norm)

@@ -10,20 +10,21 @@ import os
 import statistics
 from dataclasses import asdict, dataclass, replace
 
-from bnbook.profiles import Profile, current_profile
-from bnbook.provenance import digest, library_versions, source_digest
-from bnbook.records import RecordStore
+from bnbook.runs.profiles import Profile, current_profile
+from bnbook.runs.provenance import digest, library_versions, source_digest
+from bnbook.runs.records import RecordStore
 
 # Every bnbook module that training imports; tests check this list is complete.
 TRAINING_MODULES = (
-    "batchnorm",
-    "data",
-    "experiments",
-    "models",
-    "profiles",
-    "provenance",
-    "records",
-    "train",
+    "paths",
+    "networks.batchnorm",
+    "networks.models",
+    "networks.train",
+    "runs.data",
+    "runs.experiments",
+    "runs.profiles",
+    "runs.provenance",
+    "runs.records",
 )
 FORCE_ENV_VAR = "BNBOOK_FORCE"
 
@@ -117,8 +118,8 @@ def train_and_store(
     """Train `config` now, whatever the cache holds, store the record and return it."""
     profile = profile or current_profile()
     store = store or RecordStore()
-    from bnbook.data import load_mnist  # heavy imports only when we really train
-    from bnbook.train import train
+    from bnbook.networks.train import train
+    from bnbook.runs.data import load_mnist  # heavy imports only when we really train
 
     record = train(config, subset(load_mnist(), profile), profile, progress, bar_position)
     key = record_key(config, profile)

@@ -1,9 +1,9 @@
 """The same three computations written again with TensorFlow ops, differentiated by
 ``tf.GradientTape`` in float64.
 
-These are independent re-implementations (nothing here calls bnbook.reference), so
+These are independent re-implementations (nothing here calls bnbook.derivations.reference), so
 agreement with the hand-derived gradients is evidence, not a tautology. Shapes use
-the letters of bnbook.reference: N batch, D features, H1/H2 hidden, C classes.
+the letters of bnbook.derivations.reference: N batch, D features, H1/H2 hidden, C classes.
 """
 
 from __future__ import annotations

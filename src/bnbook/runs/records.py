@@ -11,7 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from bnbook.data import PROJECT_ROOT
+from bnbook.paths import PROJECT_ROOT
 
 RECORDS_DIR = Path(os.environ.get("BNBOOK_RECORDS_DIR", PROJECT_ROOT / "_build" / "records"))
 

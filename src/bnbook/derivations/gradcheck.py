@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bnbook import autodiff, reference
+from bnbook.derivations import autodiff, reference
 
 
 def rel_error(a: np.ndarray, b: np.ndarray) -> float:

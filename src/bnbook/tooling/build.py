@@ -1,4 +1,4 @@
-"""`python -m bnbook.build`: run the experiments, then build the book.
+"""`python -m bnbook.tooling.build`: run the experiments, then build the book.
 
 Training runs first, here, with progress bars in the terminal; the notebooks
 then read the finished records from the cache, so the Jupyter Book step only
@@ -18,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from bnbook.data import PROJECT_ROOT
-from bnbook.profiles import ENV_VAR, PROFILES
+from bnbook.paths import PROJECT_ROOT
+from bnbook.runs.profiles import ENV_VAR, PROFILES
 
 
 def output_root(profile: str) -> Path:
@@ -43,7 +43,7 @@ def _init_worker(positions) -> None:
 
 
 def _train_in_worker(config):
-    from bnbook.experiments import train_and_store
+    from bnbook.runs.experiments import train_and_store
 
     return train_and_store(config, bar_position=_BAR_POSITION)
 
@@ -76,7 +76,7 @@ def train_missing(configs, force: bool, workers: int) -> None:
     core, so two single-threaded runs side by side finish sooner than two runs
     one after the other on two threads; the convolutions run as fast either way.
     """
-    from bnbook.experiments import is_cached
+    from bnbook.runs.experiments import is_cached
 
     todo = list(dict.fromkeys(c for c in configs if force or not is_cached(c)))
     if not todo:
@@ -107,8 +107,8 @@ def run_experiments(force: bool, workers: int) -> tuple[list, float, dict]:
     Returns ([(chapter, runs trained now, their training seconds)], the
     training phase's wall time, the records grouped by config (seeds together)).
     """
-    from bnbook.experiments import run_or_load
-    from bnbook.studies import chapter_configs
+    from bnbook.runs.experiments import run_or_load
+    from bnbook.runs.studies import chapter_configs
 
     chapters = chapter_configs()
     for chapter, configs in chapters.items():
@@ -128,8 +128,8 @@ def run_experiments(force: bool, workers: int) -> tuple[list, float, dict]:
 
 def write_summary(by_config: dict, path: Path) -> None:
     """Every headline number, machine-readable: config, per-seed accuracy, mean, std, time."""
-    from bnbook.experiments import summarize
-    from bnbook.studies import headline
+    from bnbook.runs.experiments import summarize
+    from bnbook.runs.studies import headline
 
     summary = {
         "headline": {name: summarize(by_config[c]) for name, c in headline().items()},

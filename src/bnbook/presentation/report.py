@@ -2,7 +2,7 @@
 
 from IPython.display import Markdown
 
-from bnbook.profiles import current_profile
+from bnbook.runs.profiles import current_profile
 
 
 def profile_note() -> Markdown:

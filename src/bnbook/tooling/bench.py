@@ -17,7 +17,7 @@ jobs largely cancels. Wall time is the target; process CPU time is reported
 too, since when other jobs hold the cores wall time mostly measures waiting.
 Never a test assertion: a measurement to run.
 
-Run: python -m bnbook.bench. The last line printed is one JSON object.
+Run: python -m bnbook.tooling.bench. The last line printed is one JSON object.
 """
 
 import json
@@ -29,10 +29,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from bnbook import models, studies
-from bnbook.batchnorm import BatchNorm
-from bnbook.data import load_mnist
-from bnbook.train import (
+from bnbook.networks import models
+from bnbook.networks.batchnorm import BatchNorm
+from bnbook.networks.train import (
     make_optimizer,
     make_train_chunk,
     make_train_step,
@@ -40,6 +39,8 @@ from bnbook.train import (
     to_inputs,
     train_batches,
 )
+from bnbook.runs import studies
+from bnbook.runs.data import load_mnist
 
 # Normalization layers compared on the CNN; "no_bn" is the baseline of every ratio.
 CNN_NORMS = {

@@ -19,7 +19,7 @@ Problem 3" holds whichever runs:
   one pass over memory per op).
 - "xla" (default): the same functions XLA-compiled, which fuses them into a
   few passes. Fastest on our CPU (TF's CPU fused kernel is about twice as
-  slow per layer; see bnbook.bench).
+  slow per layer; see bnbook.tooling.bench).
 - "fused_kernel": `batchnorm_train_fused`, TF's FusedBatchNormV3 and
   FusedBatchNormGradV3 (is_training=True computes the compact form).
 """

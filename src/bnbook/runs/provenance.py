@@ -8,9 +8,9 @@ import hashlib
 import json
 import platform
 from importlib import metadata
-from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+from bnbook.paths import PACKAGE_DIR
+
 # Distributions whose versions can change a number in the book.
 LIBRARIES = ("tensorflow-cpu", "tensorflow", "keras", "numpy", "matplotlib", "graphviz")
 
@@ -27,14 +27,18 @@ def library_versions() -> dict:
 
 
 def source_digest(module_names=None) -> str:
-    """sha256 over our package's source files (all of them, or the named modules)."""
+    """sha256 over our package's source files (all of them, or the named dotted modules,
+    e.g. "networks.train")."""
     if module_names is None:
-        paths = sorted(PACKAGE_DIR.glob("*.py"))
+        paths = sorted(PACKAGE_DIR.rglob("*.py"))
     else:
-        paths = sorted(PACKAGE_DIR / f"{name}.py" for name in module_names)
+        paths = sorted(
+            PACKAGE_DIR.joinpath(*name.split(".")).with_suffix(".py") for name in module_names
+        )
     h = hashlib.sha256()
     for path in paths:
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        name = path.relative_to(PACKAGE_DIR).as_posix()
+        h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 
 

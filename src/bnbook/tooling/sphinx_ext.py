@@ -9,8 +9,8 @@ therefore never leave stale outputs in the book.
 
 from pathlib import Path
 
-from bnbook.profiles import current_profile
-from bnbook.provenance import digest, library_versions, source_digest
+from bnbook.runs.profiles import current_profile
+from bnbook.runs.provenance import digest, library_versions, source_digest
 
 
 def book_key() -> str:

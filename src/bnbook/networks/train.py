@@ -13,8 +13,8 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from bnbook.models import build_model
-from bnbook.provenance import library_versions
+from bnbook.networks.models import build_model
+from bnbook.runs.provenance import library_versions
 
 EVAL_BATCH = 1000
 STEPS_PER_CALL = 50  # steps per graph call; the progress bar moves once per call
@@ -136,7 +136,7 @@ def run_steps(
     train_batches dataset. Each call's losses are appended to `losses` as one
     tensor (train converts them all at the end). `bar`, if given, is a tqdm
     bar advanced as steps complete. This is the whole per-step work of
-    `train`, and what bnbook.bench times against model.fit.
+    `train`, and what bnbook.tooling.bench times against model.fit.
     """
     done = 0
     while done < num_steps:

@@ -4,14 +4,14 @@ The build trains these first (with progress in the terminal); the notebooks
 call the same functions, so the configs a chapter plots are exactly the ones
 that were trained. Choices are made for accuracy per CPU-second on a 2-core
 machine: Adam with cosine decay, bfloat16 where the CPU computes it natively.
-The build trains them on one process per core (bnbook.build).
+The build trains them on one process per core (bnbook.tooling.build).
 """
 
 from dataclasses import replace
 
-from bnbook.experiments import Config
-from bnbook.precision import best_precision
-from bnbook.profiles import current_profile
+from bnbook.runs.experiments import Config
+from bnbook.runs.precision import best_precision
+from bnbook.runs.profiles import current_profile
 
 PRECISION = best_precision()
 

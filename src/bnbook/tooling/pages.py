@@ -17,20 +17,24 @@ from pathlib import Path
 
 from sphinx.util.texescape import escape
 
+from bnbook.paths import PACKAGE_DIR
+
 APPENDIX_DOCNAME = "book/appendix_source"
-PACKAGE_DIR = Path(__file__).resolve().parents[2] / "src" / "bnbook"
 
 
 def package_modules() -> list[Path]:
-    """Every module of the package, `__init__.py` first, then by name."""
-    return sorted(PACKAGE_DIR.glob("*.py"), key=lambda p: (p.name != "__init__.py", p.name))
+    """Every module of the package, by subpackage, each `__init__.py` first."""
+    return sorted(
+        PACKAGE_DIR.rglob("*.py"),
+        key=lambda p: (p.parent != PACKAGE_DIR, p.parent.name, p.name != "__init__.py", p.name),
+    )
 
 
 def listings_markdown() -> str:
     """One MyST section per module: a heading with its path and the numbered listing."""
     parts = []
     for path in package_modules():
-        relative = f"src/bnbook/{path.name}"
+        relative = f"src/bnbook/{path.relative_to(PACKAGE_DIR).as_posix()}"
         parts.append(
             f"\n## `{relative}`\n\n"
             f"```{{literalinclude}} ../{relative}\n:language: python\n:linenos:\n```\n"

@@ -3,7 +3,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bnbook.analysis import percentile_series
+from bnbook.presentation.analysis import percentile_series
 
 # Colour-blind-safe colours that also separate in greyscale (dark vs light), plus dashes.
 COLORS = {"plain": "#1b4f8a", "bn": "#e08a1e"}
