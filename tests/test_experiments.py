@@ -12,7 +12,7 @@ from bnbook.runs.experiments import Config, record_key, run_or_load
 from bnbook.runs.profiles import Profile
 from bnbook.runs.records import RecordStore
 
-TINY = Profile("tiny-test", 512, 200, 12, seeds=(0,))
+TINY = Profile("tiny-test", 512, 100, 200, 12, seeds=(0,))
 SMALL_MLP = Config(model="mlp", widths=(32, 16), epochs=1, batch_size=64)
 
 
@@ -52,7 +52,7 @@ def test_config_and_profile_change_the_key():
     key = record_key(SMALL_MLP, TINY)
     assert record_key(Config(**{**SMALL_MLP.as_dict(), "lr": 0.01}), TINY) != key
     assert record_key(SMALL_MLP.with_seed(1), TINY) != key
-    assert record_key(SMALL_MLP, Profile("other", 512, 200, 13, seeds=(0,))) != key
+    assert record_key(SMALL_MLP, Profile("other", 512, 100, 200, 13, seeds=(0,))) != key
 
 
 def test_a_changed_line_of_source_changes_the_key(tmp_path, monkeypatch):

@@ -9,8 +9,10 @@ A convolution followed by 2x2 max pooling is pooled *before* its ReLU:
 max(relu(a), relu(b)) = relu(max(a, b)), so without batch norm the network
 computes exactly the same function as conv -> ReLU -> pool, with the ReLU (and,
 with batch norm, the normalization) applied to 4x fewer values. With batch
-norm the statistics are then those of the pooled maps, the values the next
-layer actually receives.
+norm that is a choice, not an identity: `placement="after_pool"` takes the
+statistics of the pooled maps (the values the next layer receives), and
+`"before_pool"` those of the whole map, as the paper does; 4.3 compares the two
+on validation.
 """
 
 from functools import partial
@@ -22,20 +24,29 @@ from bnbook.networks.batchnorm import BatchNorm
 NUM_CLASSES = 10
 
 
-def _hidden(x, layer, index: int, norm, activation: str, pool=False, **layer_args):
-    """layer -> (2x2 max pool) -> (norm) -> activation; the activation's input is act_in_<index>.
+PLACEMENTS = ("after_pool", "before_pool")
 
-    `norm`: None (no batch norm) or a layer class such as BatchNorm.
+
+def _hidden(x, layer, index, norm, activation, pool=False, placement="after_pool", **layer_args):
+    """layer -> [2x2 max pool] -> [norm] -> activation, or with `placement="before_pool"`
+    and a norm, layer -> norm -> activation -> pool (the paper's order).
+
+    `norm`: None (no batch norm) or a layer class such as BatchNorm. The tensor
+    fed to the activation comes from a layer named act_in_<index> (for the probes).
     """
+    if placement not in PLACEMENTS:
+        raise ValueError(f"unknown batch-norm placement {placement!r}; use one of {PLACEMENTS}")
     name = f"act_in_{index}"
-    stages = [lambda n: layer(**layer_args, use_bias=norm is None, name=n)]
-    if pool:
-        stages.append(lambda n: keras.layers.MaxPooling2D(2, name=n))
+    pool_first = pool and (norm is None or placement == "after_pool")
+    x = layer(**layer_args, use_bias=norm is None, name=None if pool_first or norm else name)(x)
+    if pool_first:
+        x = keras.layers.MaxPooling2D(2, name=None if norm else name)(x)
     if norm is not None:
-        stages.append(lambda n: norm(name=n))
-    for i, stage in enumerate(stages):
-        x = stage(name if i == len(stages) - 1 else None)(x)  # the last stage feeds the activation
-    return keras.layers.Activation(activation)(x)
+        x = norm(name=name)(x)
+    x = keras.layers.Activation(activation)(x)
+    if pool and not pool_first:
+        x = keras.layers.MaxPooling2D(2)(x)
+    return x
 
 
 def mlp(widths=(1024, 512, 256), batch_norm=False, activation="relu", norm=BatchNorm):
@@ -53,9 +64,16 @@ def mlp(widths=(1024, 512, 256), batch_norm=False, activation="relu", norm=Batch
     return keras.Model(inputs, outputs, name=("bn_" if batch_norm else "") + "mlp")
 
 
-def cnn(widths=(32, "pool", 64, "pool"), dense=(128,), batch_norm=False, norm=BatchNorm):
+def cnn(
+    widths=(32, "pool", 64, "pool"),
+    dense=(128,),
+    batch_norm=False,
+    norm=BatchNorm,
+    placement="after_pool",
+):
     """Convolutional network: 3x3 'same' convolutions (ints), each optionally followed by a
-    2x2 max pool ("pool"), then dense layers; `batch_norm` and `norm` as in `mlp`."""
+    2x2 max pool ("pool"), then dense layers; `batch_norm` and `norm` as in `mlp`;
+    `placement`: batch norm "after_pool" or "before_pool" (see `_hidden`)."""
     norm = norm if batch_norm else None
     inputs = keras.Input((28, 28, 1))
     x, index = inputs, 0
@@ -66,7 +84,7 @@ def cnn(widths=(32, "pool", 64, "pool"), dense=(128,), batch_norm=False, norm=Ba
             continue  # applied with the convolution before it
         pool = i + 1 < len(widths) and widths[i + 1] == "pool"
         conv_args = dict(filters=spec, kernel_size=3, padding="same")
-        x = _hidden(x, keras.layers.Conv2D, index, norm, "relu", pool, **conv_args)
+        x = _hidden(x, keras.layers.Conv2D, index, norm, "relu", pool, placement, **conv_args)
         index += 1
     x = keras.layers.Flatten()(x)
     for width in dense:
@@ -82,5 +100,5 @@ def build_model(config) -> keras.Model:
     if config.model == "mlp":
         return mlp(config.widths, config.batch_norm, config.activation, norm)
     if config.model == "cnn":
-        return cnn(config.widths, config.dense, config.batch_norm, norm)
+        return cnn(config.widths, config.dense, config.batch_norm, norm, config.bn_placement)
     raise ValueError(f"unknown model {config.model!r}; use 'mlp' or 'cnn'")

@@ -1,10 +1,12 @@
 """The training step, written out once with GradientTape, and the loop around it.
 
 Evaluation always runs with `training=False`: with batch norm that means the
-moving statistics, as at inference, and no update of them.
+moving statistics, as at inference, and no update of them. During training a
+run evaluates on the validation split; the test set is evaluated once, at the
+end, and only by final runs (`Config.evaluate_test`).
 """
 
-import math
+import contextlib
 import sys
 import time
 
@@ -13,12 +15,16 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from bnbook.networks import probes
 from bnbook.networks.models import build_model
+from bnbook.runs.experiments import steps_per_epoch, total_steps
 from bnbook.runs.provenance import library_versions
 
 EVAL_BATCH = 1000
 STEPS_PER_CALL = 50  # steps per graph call; the progress bar moves once per call
-PROBE_PERCENTILES = (5, 15, 50, 85, 95)
+PROBE_EXAMPLES = 1000  # validation images whose activations the probes summarize
+LANDSCAPE_BATCH = 512  # training images the loss-landscape probe steps on
+TRAIN_EVAL_EXAMPLES = 5000  # training images evaluated like validation (generalization gap)
 
 
 def set_determinism(seed: int) -> None:
@@ -71,10 +77,10 @@ def train_batches(x, y, batch_size: int, seed: int, max_shift: int = 0) -> tf.da
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def make_optimizer(config, total_steps: int) -> keras.optimizers.Optimizer:
+def make_optimizer(config, num_steps: int) -> keras.optimizers.Optimizer:
     lr = config.lr
     if config.schedule == "cosine":
-        lr = keras.optimizers.schedules.CosineDecay(config.lr, decay_steps=total_steps)
+        lr = keras.optimizers.schedules.CosineDecay(config.lr, decay_steps=num_steps)
     elif config.schedule != "constant":
         raise ValueError(f"unknown schedule {config.schedule!r}; use 'cosine' or 'constant'")
     optimizers = {
@@ -88,9 +94,24 @@ def make_optimizer(config, total_steps: int) -> keras.optimizers.Optimizer:
     return optimizers[config.optimizer]()
 
 
+@contextlib.contextmanager
+def precision_policy(name: str):
+    """Keras' global dtype policy set to `name` inside the block, the previous one restored."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def loss_function():
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
 def make_train_step(model, optimizer):
     """One step: forward, loss, gradients, update. Returns (loss, per-kernel gradient norms)."""
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    loss_fn = loss_function()
     kernels = [i for i, v in enumerate(model.trainable_variables) if "kernel" in v.path]
 
     @tf.function(reduce_retracing=True)
@@ -161,103 +182,111 @@ def evaluate(model, x, y) -> tuple[float, float]:
     return total_loss / len(x), correct / len(x)
 
 
-def activation_probe(model, x_probe):
-    """A callable giving percentiles of each nonlinearity's input on fixed examples."""
-    layers = [la for la in model.layers if la.name.startswith("act_in_")]
-    probe = keras.Model(model.inputs, [la.output for la in layers])
-
-    def run():
-        outs = probe(x_probe, training=False)
-        outs = outs if isinstance(outs, list) else [outs]
-        return {
-            la.name: {
-                "all": np.percentile(np.asarray(o, np.float32), PROBE_PERCENTILES).tolist(),
-                # One fixed unit (channel 0), as in Ioffe & Szegedy's Figure 1.
-                "unit0": np.percentile(
-                    np.asarray(o[..., 0], np.float32), PROBE_PERCENTILES
-                ).tolist(),
-            }
-            for la, o in zip(layers, outs, strict=True)
-        }
-
-    return run
+def inputs_and_labels(data: dict) -> dict:
+    """The split's arrays as the model takes them: {"train": (x, y), "val": ..., "test": ...}."""
+    return {
+        part: (to_inputs(data[f"x_{part}"]), data[f"y_{part}"].astype(np.int32))
+        for part in ("train", "val", "test")
+    }
 
 
-def steps_for(config, num_train: int, profile) -> int:
-    steps = config.steps or config.epochs * math.ceil(num_train / config.batch_size)
-    if profile.max_steps is not None:
-        steps = min(steps, profile.max_steps)
-    return steps
+def probe_state(model, step, grad_norms, kernel_names, activations, landscape) -> dict:
+    """Everything a probing run records at one evaluation."""
+    return dict(
+        step=step,
+        activations=activations(),
+        grad_norms=dict(zip(kernel_names, grad_norms.numpy().tolist(), strict=True)),
+        scale_and_shift=probes.scale_and_shift(model),
+        landscape=landscape(),
+    )
+
+
+def progress_bar(label: str, num_steps: int, progress: bool, position: int) -> tqdm:
+    """A tqdm bar on stderr at terminal line `position` (one per parallel worker)."""
+    return tqdm(
+        total=num_steps,
+        desc=label,
+        file=sys.stderr,
+        disable=not progress,
+        mininterval=2,
+        unit="step",
+        position=position,
+        leave=position == 0,
+    )
+
+
+def fit(config, model, arrays, num_steps, per_epoch, progress, bar_position) -> dict:
+    """Train `model` for `num_steps`, evaluating on validation every `eval_every` steps.
+
+    Returns {"losses", "evals", "probes", "train_time_s"}.
+    """
+    (x_train, y_train), (x_val, y_val) = arrays["train"], arrays["val"]
+    chunk = make_train_chunk(make_train_step(model, make_optimizer(config, num_steps)))
+    batches = iter(train_batches(x_train, y_train, config.batch_size, config.seed, config.shift))
+    x_train_eval, y_train_eval = x_train[:TRAIN_EVAL_EXAMPLES], y_train[:TRAIN_EVAL_EXAMPLES]
+    if config.probe:
+        activations = probes.activation_probe(model, x_val[:PROBE_EXAMPLES])
+        kernel_names = [v.path for v in model.trainable_variables if "kernel" in v.path]
+        x_l, y_l = x_train[:LANDSCAPE_BATCH], y_train[:LANDSCAPE_BATCH]
+
+        def landscape():
+            return probes.loss_landscape(model, loss_function(), x_l, y_l)
+
+    eval_every = config.eval_every or per_epoch
+    losses, evals, probed, train_time, i = [], [], [], 0.0, 0
+    bar = progress_bar(config.label(), num_steps, progress, bar_position)
+    while i < num_steps:  # train up to the next evaluation, then evaluate
+        n = min(eval_every - i % eval_every, num_steps - i)
+        t0 = time.perf_counter()
+        grad_norms = run_steps(chunk, batches, n, losses, bar)
+        train_time += time.perf_counter() - t0
+        i += n
+        val_loss, val_acc = evaluate(model, x_val, y_val)
+        train_loss, train_acc = evaluate(model, x_train_eval, y_train_eval)
+        evals.append(
+            dict(step=i, epoch=i / per_epoch, val_loss=val_loss, val_accuracy=val_acc,
+                 train_loss=train_loss, train_accuracy=train_acc)
+        )  # fmt: skip
+        if config.probe:
+            probed.append(probe_state(model, i, grad_norms, kernel_names, activations, landscape))
+        bar.set_postfix(loss=f"{float(losses[-1][-1]):.4f}", val_acc=f"{val_acc:.4f}")
+    bar.close()
+    losses = np.concatenate([v.numpy() for v in losses]).tolist() if losses else []
+    return {"losses": losses, "evals": evals, "probes": probed, "train_time_s": train_time}
 
 
 def train(config, data: dict, profile, progress: bool = True, bar_position: int = 0) -> dict:
-    """Train `config` on `data` (the dict of load_mnist) and return its record.
+    """Train `config` on `data` (the dict of runs.split.split) and return its record.
 
     `bar_position`: the terminal line of the progress bar (one per parallel worker).
     """
     started = time.perf_counter()
     set_determinism(config.seed)
-    keras.mixed_precision.set_global_policy(config.precision)
-    try:
-        x_train, y_train = to_inputs(data["x_train"]), data["y_train"].astype(np.int32)
-        x_test, y_test = to_inputs(data["x_test"]), data["y_test"].astype(np.int32)
-        total_steps = steps_for(config, len(x_train), profile)
-        steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
-        eval_every = config.eval_every or steps_per_epoch
+    with precision_policy(config.precision):
+        arrays = inputs_and_labels(data)
+        num_steps = total_steps(config, profile)
         model = build_model(config)
-        optimizer = make_optimizer(config, total_steps)
-        chunk = make_train_chunk(make_train_step(model, optimizer))
-        probe = activation_probe(model, x_test[:1000]) if config.probe else None
-        kernel_names = [v.path for v in model.trainable_variables if "kernel" in v.path]
-
-        losses, evals, probes = [], [], []
-        train_time = 0.0
-        batches = iter(
-            train_batches(x_train, y_train, config.batch_size, config.seed, config.shift)
+        per_epoch = steps_per_epoch(config, profile)
+        history = fit(config, model, arrays, num_steps, per_epoch, progress, bar_position)
+        val_loss, val_acc = evaluate(model, *arrays["val"])
+        test_loss, test_acc = (
+            evaluate(model, *arrays["test"]) if config.evaluate_test else (None, None)
         )
-        bar = tqdm(
-            total=total_steps,
-            desc=config.label(),
-            file=sys.stderr,
-            disable=not progress,
-            mininterval=2,
-            unit="step",
-            position=bar_position,
-            leave=bar_position == 0,
-        )
-        i = 0
-        while i < total_steps:  # train up to the next evaluation, then evaluate
-            num_steps = min(eval_every - i % eval_every, total_steps - i)
-            t0 = time.perf_counter()
-            grad_norms = run_steps(chunk, batches, num_steps, losses, bar)
-            train_time += time.perf_counter() - t0
-            i += num_steps
-            test_loss, test_acc = evaluate(model, x_test, y_test)
-            epoch = i / steps_per_epoch
-            evals.append(dict(step=i, epoch=epoch, test_loss=test_loss, test_accuracy=test_acc))
-            if probe:
-                norms = dict(zip(kernel_names, grad_norms.numpy().tolist(), strict=True))
-                probes.append(dict(step=i, activations=probe(), grad_norms=norms))
-            bar.set_postfix(loss=f"{float(losses[-1][-1]):.4f}", test_acc=f"{test_acc:.4f}")
-        bar.close()
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-
     return {
         "config": config.as_dict(),
         "profile": profile.name,
         "versions": library_versions(),
-        "train_examples": len(x_train),
-        "test_examples": len(x_test),
-        "steps": total_steps,
-        "losses": np.concatenate([v.numpy() for v in losses]).tolist(),
-        "evals": evals,
-        "probes": probes,
-        "test_accuracy": evals[-1]["test_accuracy"],
-        "test_loss": evals[-1]["test_loss"],
-        "train_time_s": train_time,
+        "train_examples": len(arrays["train"][0]),
+        "val_examples": len(arrays["val"][0]),
+        "test_examples": len(arrays["test"][0]) if config.evaluate_test else 0,
+        "steps": num_steps,
+        **history,
+        "val_accuracy": val_acc,
+        "val_loss": val_loss,
+        "test_accuracy": test_acc,
+        "test_loss": test_loss,
         "wall_time_s": time.perf_counter() - started,
-        "images_per_second": total_steps * config.batch_size / train_time,
+        "images_per_second": num_steps * config.batch_size / max(history["train_time_s"], 1e-9),
         "parameters": int(model.count_params()),
         "created": time.time(),
         "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),

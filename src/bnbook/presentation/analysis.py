@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from bnbook.networks.train import PROBE_PERCENTILES
+from bnbook.networks.probes import PROBE_PERCENTILES
 
 TRAINS_ABOVE = 0.9  # test accuracy at the end of a sweep run that counts as "trains"
 

@@ -6,6 +6,7 @@ library versions. Change any of them and the record is recomputed; change
 nothing and a rebuild re-trains nothing. Set BNBOOK_FORCE=1 to re-train anyway.
 """
 
+import math
 import os
 import statistics
 from dataclasses import asdict, dataclass, replace
@@ -13,18 +14,21 @@ from dataclasses import asdict, dataclass, replace
 from bnbook.runs.profiles import Profile, current_profile
 from bnbook.runs.provenance import digest, library_versions, source_digest
 from bnbook.runs.records import RecordStore
+from bnbook.runs.split import train_size
 
 # Every bnbook module that training imports; tests check this list is complete.
 TRAINING_MODULES = (
     "paths",
     "networks.batchnorm",
     "networks.models",
+    "networks.probes",
     "networks.train",
     "runs.data",
     "runs.experiments",
     "runs.profiles",
     "runs.provenance",
     "runs.records",
+    "runs.split",
 )
 FORCE_ENV_VAR = "BNBOOK_FORCE"
 
@@ -38,6 +42,9 @@ class Config:
     dense: tuple = ()  # CNN only: hidden dense widths after the convolutions
     activation: str = "relu"
     batch_norm: bool = False
+    # CNN with batch norm: "after_pool" (conv -> pool -> BN -> ReLU: 4x fewer values to
+    # normalize) or "before_pool" (conv -> BN -> ReLU -> pool, the paper's order).
+    bn_placement: str = "after_pool"
     optimizer: str = "adam"
     lr: float = 1e-3
     schedule: str = "cosine"
@@ -46,13 +53,16 @@ class Config:
     steps: int | None = None  # if set, overrides epochs
     seed: int = 0
     precision: str = "float32"
-    eval_every: int | None = None  # steps between test evaluations (None: every epoch)
+    eval_every: int | None = None  # steps between validation evaluations (None: every epoch)
     probe: bool = False  # record activation percentiles and gradient norms at evaluations
     shift: int = 0  # augmentation: random shifts of up to this many pixels (0: none)
-    # Momentum of batch norm's moving averages. 0.9 (PyTorch's default; Keras'
-    # is 0.99) lets them follow the weights within about 10 steps, so a test
-    # evaluation during or after a short run sees the current network.
+    # Momentum of batch norm's moving averages (Keras' convention: the weight of the
+    # old value). 0.9 (Keras' default is 0.99) lets them follow the weights within
+    # about 10 steps, so an evaluation during or after a short run sees the current network.
     bn_momentum: float = 0.9
+    # Final runs are evaluated once on the test set when they end; selection runs
+    # (which only choose settings, on validation) never touch it.
+    evaluate_test: bool = True
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -65,6 +75,21 @@ class Config:
         return replace(self, seed=seed)
 
 
+def steps_per_epoch(config: Config, profile: Profile) -> int:
+    return math.ceil(train_size(profile) / config.batch_size)
+
+
+def total_steps(config: Config, profile: Profile) -> int:
+    """The run's number of training steps: `steps` if set (0 included), else whole
+    epochs, capped by the profile."""
+    steps = (
+        config.steps
+        if config.steps is not None
+        else config.epochs * steps_per_epoch(config, profile)
+    )
+    return steps if profile.max_steps is None else min(steps, profile.max_steps)
+
+
 def record_key(config: Config, profile: Profile) -> str:
     return digest(
         {
@@ -74,17 +99,6 @@ def record_key(config: Config, profile: Profile) -> str:
             "versions": library_versions(),
         }
     )
-
-
-def subset(data: dict, profile: Profile) -> dict:
-    """The profile's slice of MNIST (the first examples: same for every run)."""
-    n_train, n_test = profile.train_examples, profile.test_examples
-    return {
-        "x_train": data["x_train"][:n_train],
-        "y_train": data["y_train"][:n_train],
-        "x_test": data["x_test"][:n_test],
-        "y_test": data["y_test"][:n_test],
-    }
 
 
 def run_or_load(
@@ -118,10 +132,11 @@ def train_and_store(
     """Train `config` now, whatever the cache holds, store the record and return it."""
     profile = profile or current_profile()
     store = store or RecordStore()
-    from bnbook.networks.train import train
-    from bnbook.runs.data import load_mnist  # heavy imports only when we really train
+    from bnbook.networks.train import train  # heavy imports only when we really train
+    from bnbook.runs.data import load_mnist
+    from bnbook.runs.split import split
 
-    record = train(config, subset(load_mnist(), profile), profile, progress, bar_position)
+    record = train(config, split(load_mnist(), profile), profile, progress, bar_position)
     key = record_key(config, profile)
     store.put(key, record)
     return store.get(key)
@@ -134,14 +149,26 @@ def run_seeds(config: Config, profile: Profile | None = None, **kwargs) -> list[
 
 
 def summarize(records: list[dict]) -> dict:
-    """Mean and sample std of test accuracy over seeds, with every seed listed."""
-    accs = [r["test_accuracy"] for r in records]
+    """Mean and sample std of test and validation accuracy over seeds, every seed listed.
+
+    Runs that never saw the test set (selection, explorations) have test mean and std None.
+    """
+
+    def mean_std(values):
+        if None in values:
+            return None, None
+        return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+    mean, std = mean_std([r["test_accuracy"] for r in records])
+    val_mean, val_std = mean_std([r["val_accuracy"] for r in records])
     return {
         "config": {k: v for k, v in records[0]["config"].items() if k != "seed"},
         "profile": records[0]["profile"],
         "seeds": {str(r["config"]["seed"]): r["test_accuracy"] for r in records},
-        "mean": statistics.fmean(accs),
-        "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+        "mean": mean,
+        "std": std,
+        "val_mean": val_mean,
+        "val_std": val_std,
         "wall_time_s": sum(r["wall_time_s"] for r in records),
         "images_per_second": statistics.fmean(r["images_per_second"] for r in records),
     }

@@ -14,15 +14,16 @@ ENV_VAR = "BNBOOK_PROFILE"
 @dataclass(frozen=True)
 class Profile:
     name: str
-    train_examples: int | None  # None: all 60,000
+    train_examples: int | None  # None: all 55,000 of the training split
+    validation_examples: int | None  # None: all 5,000 of the validation split
     test_examples: int | None  # None: all 10,000
     max_steps: int | None  # cap on a config's steps (None: no cap)
     seeds: tuple  # seeds for headline comparisons
 
 
 PROFILES = {
-    "full": Profile("full", None, None, None, seeds=(0, 1, 2)),
-    "smoke": Profile("smoke", 1024, 500, 30, seeds=(0, 1)),
+    "full": Profile("full", None, None, None, None, seeds=(0, 1, 2)),
+    "smoke": Profile("smoke", 1024, 256, 500, 30, seeds=(0, 1)),
 }
 
 

@@ -9,7 +9,6 @@ output is.
 import argparse
 import concurrent.futures
 import json
-import math
 import multiprocessing
 import os
 import shutil
@@ -63,8 +62,10 @@ def estimated_work(config) -> float:
         macs, fan_in = 0, 28 * 28
     for width in (*(config.widths if config.model == "mlp" else config.dense), 10):
         macs, fan_in = macs + fan_in * width, width
-    # Like train.steps_for, without importing TensorFlow into this process.
-    steps = config.steps or config.epochs * math.ceil(60_000 / config.batch_size)
+    from bnbook.runs.experiments import total_steps
+    from bnbook.runs.profiles import current_profile
+
+    steps = total_steps(config, current_profile())
     return steps * (3 * config.batch_size * macs + 1.5e7)  # + per-step overhead
 
 
@@ -107,15 +108,24 @@ def run_experiments(force: bool, workers: int) -> tuple[list, float, dict]:
     Returns ([(chapter, runs trained now, their training seconds)], the
     training phase's wall time, the records grouped by config (seeds together)).
     """
-    from bnbook.runs.experiments import run_or_load
-    from bnbook.runs.studies import chapter_configs
+    from bnbook.runs.experiments import is_cached, run_or_load
+    from bnbook.runs.studies import chapter_configs, runs_to_train_next
 
+    start, trained, rounds = time.time(), set(), 0
+
+    def current(config):  # with --force, only what this build trained counts as cached
+        return (not force or config in trained) and is_cached(config)
+
+    # Settings are chosen on validation in stages, so training goes in rounds.
+    while todo := runs_to_train_next(current, run_or_load):
+        rounds += 1
+        print(f"== training round {rounds}: {len(todo)} runs", flush=True)
+        train_missing(todo, True, workers)
+        trained.update(todo)
+    wall = time.time() - start
     chapters = chapter_configs()
     for chapter, configs in chapters.items():
         print(f"== {chapter}: {len(configs)} runs", flush=True)
-    start = time.time()
-    train_missing([c for cs in chapters.values() for c in cs], force, workers)
-    wall = time.time() - start
     per_chapter, by_config = [], {}
     for chapter, configs in chapters.items():
         records = [run_or_load(c) for c in configs]
@@ -129,10 +139,15 @@ def run_experiments(force: bool, workers: int) -> tuple[list, float, dict]:
 def write_summary(by_config: dict, path: Path) -> None:
     """Every headline number, machine-readable: config, per-seed accuracy, mean, std, time."""
     from bnbook.runs.experiments import summarize
-    from bnbook.runs.studies import headline
+    from bnbook.runs.studies import arms
+
+    def entry(selection):
+        chosen = {s["field"]: s["chosen"] for s in selection.searches}
+        return {**summarize(by_config[selection.config]), "selected": chosen,
+                "selection": selection.searches}  # fmt: skip
 
     summary = {
-        "headline": {name: summarize(by_config[c]) for name, c in headline().items()},
+        "headline": {name: entry(selection) for name, selection in arms().items()},
         "all_runs": [summarize(records) for records in by_config.values()],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
