@@ -10,6 +10,7 @@ def record(losses, acc, lr=0.1, bn=False, seed=0, evals=None):
     return {
         "losses": losses,
         "test_accuracy": acc,
+        "val_accuracy": acc,
         "config": {"lr": lr, "batch_norm": bn, "seed": seed},
         "evals": evals or [],
         "profile": "test",
@@ -36,7 +37,7 @@ def test_rates_that_train_filters_by_batch_norm():
 
 
 def test_steps_to_reach():
-    evals = [{"step": 100, "test_accuracy": 0.5}, {"step": 200, "test_accuracy": 0.97}]
+    evals = [{"step": 100, "val_accuracy": 0.5}, {"step": 200, "val_accuracy": 0.97}]
     assert steps_to_reach(record([], 0.97, evals=evals), 0.95) == 200
     assert steps_to_reach(record([], 0.97, evals=evals), 0.99) is None
 
@@ -70,3 +71,59 @@ def test_moving_average_is_a_trailing_mean():
 
     assert moving_average([1, 2, 3, 4], 2).tolist() == [1.0, 1.5, 2.5, 3.5]
     assert moving_average([1, 2, 3], 10).tolist() == [1.0, 1.5, 2.0]
+
+
+def test_summarize_leaves_test_unset_for_runs_that_never_saw_it():
+    runs = [{**record([], None, seed=s), "val_accuracy": 0.9 + s / 100} for s in range(2)]
+    s = summarize(runs)
+    assert s["mean"] is None and s["std"] is None
+    assert math.isclose(s["val_mean"], 0.905)
+
+
+def test_grid_gains_and_their_means():
+    from bnbook.presentation.analysis import grid_gains, mean_gain_by
+
+    grid = {
+        ("1 conv", "sgd", False): {"val_accuracy": 0.90},
+        ("1 conv", "sgd", True): {"val_accuracy": 0.95},
+        ("2 conv", "sgd", False): {"val_accuracy": 0.92},
+        ("2 conv", "sgd", True): {"val_accuracy": 0.91},
+    }
+    gains = grid_gains(grid)
+    assert math.isclose(gains["1 conv", "sgd"], 5.0) and math.isclose(gains["2 conv", "sgd"], -1.0)
+    assert math.isclose(mean_gain_by(gains, 1)["sgd"], 2.0)
+    assert mean_gain_by(gains, 0) == {
+        "1 conv": gains["1 conv", "sgd"],
+        "2 conv": gains["2 conv", "sgd"],
+    }
+
+
+def test_generalization_gap_and_landscape_summary():
+    from bnbook.presentation.analysis import generalization_gap, landscape_summary
+
+    runs = [
+        {"evals": [{"train_loss": 0.1, "val_loss": 0.3}]},
+        {"evals": [{"train_loss": 0.3, "val_loss": 0.3}]},
+    ]
+    gap = generalization_gap(runs)
+    assert math.isclose(gap["gap"], 0.1)
+    probe = {"landscape": {"loss": 1.0, "loss_at": [0.9, 0.8, 1.4], "grad_change": [0.1, 0.5]}}
+    summary = landscape_summary({"probes": [probe, probe]})
+    assert math.isclose(summary["loss_range"], 0.6) and summary["grad_change"] == 0.5
+
+
+def test_epoch_boundary_drop_and_grad_norm_spread():
+    from bnbook.presentation.analysis import epoch_boundary_drop, grad_norm_spread
+
+    losses = [2.0] * 100 + [1.0] * 100  # one boundary at step 100
+    run = {"losses": losses, "evals": [{"step": 100, "epoch": 1.0}]}
+    assert math.isclose(epoch_boundary_drop(run, window=10), 1.0)
+    probes = [{"grad_norms": {"a": 0.5, "b": 2.0}}]
+    assert math.isclose(grad_norm_spread({"probes": probes}), 4.0)
+
+
+def test_rates_near_best():
+    from bnbook.presentation.analysis import rates_near_best
+
+    search = {"values": (1, 2, 3), "val_accuracy": [0.991, 0.984, 0.9955]}
+    assert rates_near_best(search, 0.5) == [1, 3]

@@ -3,7 +3,8 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bnbook.presentation.analysis import percentile_series
+from bnbook.networks.probes import PROBE_PERCENTILES
+from bnbook.presentation.analysis import landscape_series, percentile_series
 
 # Colour-blind-safe colours that also separate in greyscale (dark vs light), plus dashes.
 COLORS = {"plain": "#1b4f8a", "bn": "#e08a1e"}
@@ -67,7 +68,7 @@ def marker(batch_norm: bool) -> str:
 
 def loss_curves(runs: dict, window: int = 50, ax=None, title: str | None = None):
     """Training loss per iteration (seed 0 raw, light) and its moving average (mean
-    over seeds), with the test loss at each evaluation as markers.
+    over seeds), with the validation loss at each evaluation as markers.
 
     `runs`: {label: (batch_norm, [record per seed])}.
     """
@@ -81,9 +82,9 @@ def loss_curves(runs: dict, window: int = 50, ax=None, title: str | None = None)
         mean = np.mean([r["losses"] for r in records], axis=0)
         ax.plot(steps, moving_average(mean, window), label=f"{label}: train (avg)", **s)
         eval_steps = [e["step"] for e in records[0]["evals"]]
-        test = np.mean([[e["test_loss"] for e in r["evals"]] for r in records], axis=0)
-        ax.plot(eval_steps, test, marker=marker(batch_norm), linestyle="none", color=s["color"],
-                markerfacecolor="white", label=f"{label}: test")  # fmt: skip
+        val = np.mean([[e["val_loss"] for e in r["evals"]] for r in records], axis=0)
+        ax.plot(eval_steps, val, marker=marker(batch_norm), linestyle="none", color=s["color"],
+                markerfacecolor="white", label=f"{label}: validation")  # fmt: skip
     ax.set_yscale("log")
     ax.set_xlabel("iteration (mini-batch)")
     ax.set_ylabel("cross-entropy loss (nats)")
@@ -94,7 +95,7 @@ def loss_curves(runs: dict, window: int = 50, ax=None, title: str | None = None)
 
 
 def lr_sweep(records: list[dict], tail: int = 50):
-    """Final training loss and test accuracy against the learning rate, BN on and off."""
+    """Final training loss and validation accuracy against the learning rate, BN on and off."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(8, 3.2))
     for batch_norm in (False, True):
         rows = sorted(
@@ -103,7 +104,7 @@ def lr_sweep(records: list[dict], tail: int = 50):
         lrs = [lr for lr, _ in rows]
         final = [np.mean(r["losses"][-tail:]) for _, r in rows]
         final = [v if np.isfinite(v) else np.nan for v in final]
-        accs = [100 * r["test_accuracy"] for _, r in rows]
+        accs = [100 * r["val_accuracy"] for _, r in rows]
         label = "with batch norm" if batch_norm else "without"
         ax_loss.plot(lrs, final, marker=marker(batch_norm), label=label, **style(batch_norm))
         ax_acc.plot(lrs, accs, marker=marker(batch_norm), label=label, **style(batch_norm))
@@ -112,7 +113,7 @@ def lr_sweep(records: list[dict], tail: int = 50):
         ax.set_xlabel("learning rate (plain SGD)")
     ax_loss.set_yscale("log")
     ax_loss.set_ylabel(f"training loss, last {tail} steps (nats)")
-    ax_acc.set_ylabel("test accuracy after 1 epoch (%)")
+    ax_acc.set_ylabel(f"validation accuracy after {records[0]['steps']} steps (%)")
     ax_acc.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -148,12 +149,83 @@ def grad_norms(ax, record: dict, label: str):
 
 
 def accuracy_curves(ax, runs: dict):
-    """Test accuracy at each evaluation; `runs`: {label: record}."""
+    """Validation accuracy at each evaluation; `runs`: {label: record}."""
     for label, record in runs.items():
         steps = [e["step"] for e in record["evals"]]
-        acc = [100 * e["test_accuracy"] for e in record["evals"]]
+        acc = [100 * e["val_accuracy"] for e in record["evals"]]
         ax.plot(steps, acc, label=label, **style(record["config"]["batch_norm"]))
     ax.set_xlabel("training step")
-    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def selection_curves(ax, searches: dict, field: str = "lr"):
+    """Validation accuracy of each candidate of one search, the chosen one filled.
+
+    `searches`: {label: (batch_norm, search)} with a search as in Selection.searches.
+    """
+    for label, (batch_norm, search) in searches.items():
+        values, accs = search["values"], [100 * a for a in search["val_accuracy"]]
+        s = style(batch_norm)
+        ax.plot(values, accs, marker=marker(batch_norm), markerfacecolor="white", label=label, **s)
+        best = values.index(search["chosen"])
+        ax.plot([values[best]], [accs[best]], marker=marker(batch_norm), color=s["color"],
+                linestyle="none", markersize=9)  # fmt: skip
+    if field == "lr":
+        ax.set_xscale("log")
+    ax.set_xlabel("learning rate" if field == "lr" else field)
+    ax.set_ylabel("validation accuracy (%)")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def batch_size_curves(ax, records: list[dict]):
+    """Validation accuracy after one epoch against the batch size, BN on and off."""
+    for batch_norm in (False, True):
+        rows = sorted(
+            (r["config"]["batch_size"], 100 * r["val_accuracy"])
+            for r in records
+            if r["config"]["batch_norm"] == batch_norm
+        )
+        label = "with batch norm" if batch_norm else "without"
+        ax.plot(*zip(*rows, strict=True), marker=marker(batch_norm), label=label,
+                **style(batch_norm))  # fmt: skip
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("batch size (one epoch of images each)")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def gamma_bands(ax, record: dict, layer: str):
+    """The 15th, 50th and 85th percentiles of a batch-norm layer's gamma over training."""
+    steps = [p["step"] for p in record["probes"]]
+    column = {q: PROBE_PERCENTILES.index(q) for q in (15, 50, 85)}
+    values = np.array([p["scale_and_shift"][layer]["gamma"] for p in record["probes"]])
+    s = style(True)
+    ax.fill_between(
+        steps, values[:, column[15]], values[:, column[85]], color=s["color"], alpha=0.2
+    )
+    ax.plot(steps, values[:, column[50]], **s)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(r"$\gamma$ (15th, 50th, 85th percentile)")
+    return ax
+
+
+def landscape_curves(ax, runs: dict, quantity: str = "loss_range"):
+    """Along -gradient at each probe: the range of the loss over the step sizes
+    ("loss_range") or the relative gradient change at the largest step ("grad_change").
+
+    `runs`: {label: record}.
+    """
+    for label, record in runs.items():
+        steps = [p["step"] for p in record["probes"]]
+        values = landscape_series(record, quantity)
+        ax.plot(steps, values, label=label, **style(record["config"]["batch_norm"]))
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("loss range along -gradient" if quantity == "loss_range"
+                  else "relative gradient change")  # fmt: skip
     ax.legend(fontsize=8)
     return ax

@@ -27,8 +27,8 @@ def markdown_table(headers: list[str], rows: list[list]) -> Markdown:
     return Markdown("\n".join(lines))
 
 
-def percent(x: float) -> str:
-    return f"{100 * x:.2f}%"
+def percent(x: float | None) -> str:
+    return "not evaluated" if x is None else f"{100 * x:.2f}%"
 
 
 def mean_std(summary: dict) -> str:
@@ -74,3 +74,39 @@ def layer_table(model) -> Markdown:
     ]
     rows.append(["total", "", "", f"{model.count_params():,}"])
     return markdown_table(["layer", "type", "output shape", "parameters"], rows)
+
+
+def selection_table(selections: dict) -> Markdown:
+    """Every candidate of every search, per arm: validation accuracy, the chosen one in bold.
+
+    `selections`: {arm label: Selection}.
+    """
+    rows = []
+    for label, selection in selections.items():
+        for search in selection.searches:
+            cells = [
+                f"**{value:g}: {percent(acc)}**" if value == search["chosen"]
+                else f"{value:g}: {percent(acc)}"
+                for value, acc in zip(search["values"], search["val_accuracy"], strict=True)
+            ]  # fmt: skip
+            rows.append([label, search["field"], ", ".join(cells)])
+    return markdown_table(["arm", "setting", "candidate: validation accuracy"], rows)
+
+
+def arms_table(arms: dict) -> Markdown:
+    """One row per arm: its learning rate, validation and test accuracy (mean ± std).
+
+    `arms`: {label: summary of experiments.summarize}.
+    """
+    rows = [
+        [
+            label,
+            f"{s['config']['lr']:g}",
+            f"{100 * s['val_mean']:.2f} ± {100 * s['val_std']:.2f}%",
+            mean_std(s),
+            ", ".join(percent(acc) for acc in s["seeds"].values()),
+        ]
+        for label, s in arms.items()
+    ]
+    headers = ["arm", "learning rate", "validation", "test", "test per seed"]
+    return markdown_table(headers, rows)
