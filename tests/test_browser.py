@@ -12,6 +12,7 @@ import asyncio
 import base64
 import itertools
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -31,8 +32,9 @@ CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",  # network off
-    "--window-size=1280,900", "--hide-scrollbars", "--remote-debugging-port=0",
+    "--window-size=1300,900", "--hide-scrollbars", "--remote-debugging-port=0",
 ]  # fmt: skip
+WIDTH = 1300  # the issue's reading width: no equation may be clipped or scrolled at it
 RAW_TEX = ("$$", "\\frac", "\\partial", "\\begin{", "\\(", "\\[")
 # MathJax typesets asynchronously; wait for it, or report that it never finished.
 WAIT_FOR_MATHJAX = """
@@ -49,13 +51,30 @@ INSPECT_PAGE = """
   const unrendered = math.filter(m => !m.querySelector("mjx-container"))
     .map(m => m.textContent.trim().slice(0, 80));
   const mjx = document.querySelectorAll("mjx-container").length;
+  // Wider than their box: scrolled (or clipped) sideways.
+  const wide = el => el.scrollWidth > el.clientWidth + 1;
+  const article = document.querySelector(".bd-article") || document.body;
+  const edge = article.getBoundingClientRect().right + 1;
+  const equations = [...document.querySelectorAll('mjx-container[display="true"], div.math')]
+    .filter(el => wide(el) || el.getBoundingClientRect().right > edge)
+    .map(el => (el.closest("div.math") || el).textContent.trim().slice(0, 60));
+  const code = [...document.querySelectorAll("pre")].filter(wide)
+    .map(el => el.textContent.trim().slice(0, 60));
+  // Every image of the page's content is a figure with a caption, and its alt text says
+  // what it shows: words, not a file name.
+  const figures = [...article.querySelectorAll("img")].map(img => {
+    const caption = img.closest("figure")?.querySelector("figcaption")?.textContent.trim() || "";
+    const alt = (img.getAttribute("alt") || "").trim();
+    return {src: (img.getAttribute("src") || "").split("/").pop(), caption, alt};
+  });
   // The visible prose: hide code (which may show TeX on purpose) and typeset math.
   const style = document.createElement("style");
   style.textContent = "pre, code, mjx-container, .highlight { display: none !important; }";
   document.head.appendChild(style);
   const prose = document.body.innerText;
   style.remove();
-  return JSON.stringify({broken, unrendered, mjx, math: math.length, prose});
+  return JSON.stringify({broken, unrendered, mjx, math: math.length, prose, equations, code,
+                         figures});
 })()
 """
 
@@ -68,6 +87,9 @@ class PageReport:
     broken_images: list[str] = field(default_factory=list)
     unrendered_math: list[str] = field(default_factory=list)
     raw_tex: list[str] = field(default_factory=list)
+    wide_equations: list[str] = field(default_factory=list)
+    wide_code: list[str] = field(default_factory=list)
+    figures: list[dict] = field(default_factory=list)
     math_elements: int = 0
     mjx_containers: int = 0
     mathjax: str = ""
@@ -168,7 +190,7 @@ async def inspect_page(devtools, html_dir, docname, shots) -> PageReport:
     ]
     for domain in ("Page", "Runtime", "Log", "Network"):
         await devtools.send(f"{domain}.enable", session)
-    await devtools.send("Emulation.setDeviceMetricsOverride", session, width=1280, height=900,
+    await devtools.send("Emulation.setDeviceMetricsOverride", session, width=WIDTH, height=900,
                         deviceScaleFactor=1, mobile=False)  # fmt: skip
     url = (html_dir / f"{docname}.html").resolve().as_uri()
     await devtools.send("Page.navigate", session, url=url)
@@ -184,6 +206,8 @@ async def inspect_page(devtools, html_dir, docname, shots) -> PageReport:
     page = json.loads(evaluated["result"]["value"])
     report.broken_images, report.unrendered_math = page["broken"], page["unrendered"]
     report.math_elements, report.mjx_containers = page["math"], page["mjx"]
+    report.wide_equations, report.wide_code = page["equations"], page["code"]
+    report.figures = page["figures"]
     report.raw_tex = [
         line.strip()[:120]
         for line in page["prose"].splitlines()
@@ -240,3 +264,33 @@ def test_screenshots_are_kept(reports, smoke_book):
     shots = sorted((smoke_book.parent / "screenshots").glob("*.png"))
     assert len(shots) == len(reports)
     assert all(s.stat().st_size > 5_000 for s in shots), "a blank screenshot"
+
+
+def test_no_equation_is_clipped_or_scrolled(reports):
+    """At 1300 px every displayed equation fits its column (break long ones with aligned)."""
+    assert not failures(reports, "wide_equations")
+
+
+def test_code_wraps(reports):
+    assert not failures(reports, "wide_code")
+
+
+def alt_text_problem(figure: dict) -> str | None:
+    alt = figure["alt"]
+    if not figure["caption"]:
+        return "no caption"
+    if len(alt.split()) < 4:
+        return f"alt text {alt!r} does not say what it shows"
+    if re.search(r"\.(svg|png|pdf|jpe?g)\b|[0-9a-f]{16}", alt):
+        return f"alt text {alt!r} is a file name"
+    return None
+
+
+def test_every_figure_has_a_caption_and_alt_text(reports):
+    problems = {
+        doc: [f"{f['src']}: {problem}" for f in r.figures if (problem := alt_text_problem(f))]
+        for doc, r in reports.items()
+    }
+    problems = {doc: found for doc, found in problems.items() if found}
+    assert not problems, problems
+    assert any(r.figures for r in reports.values()), "no figures found: has the markup changed?"

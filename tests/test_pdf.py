@@ -19,7 +19,7 @@ from bnbook.tooling.build import pdf_path
 
 pytestmark = pytest.mark.book
 
-APPENDIX_DOC = "book/appendix_source"
+APPENDIX_DOC = "book/appendix_code"  # the PDF's appendix (HTML: book/appendix_source)
 IMAGE_MIMES = ("image/svg+xml", "image/png", "image/jpeg", "application/pdf")
 REMOVING_TAGS = {"remove-output", "remove-cell", "remove_output", "remove_cell"}
 RAW_TEX = ("\\frac", "$$", "\\partial", "\\begin{", "\\mathbf", "\\hat{")
@@ -29,21 +29,31 @@ PLACEHOLDERS = ("<graphviz", "<Figure size", "Traceback (most recent call last)"
 # ---------------------------------------------------------------- the book's sources
 
 
-def toc_docnames() -> list[str]:
-    """Every page of the book, in reading order."""
-    toc = yaml.safe_load((PROJECT_ROOT / "_toc.yml").read_text())
+HTML_TOC, PDF_TOC = "_toc.yml", "_toc_pdf.yml"
+
+
+def toc_docnames(toc_file: str = HTML_TOC) -> list[str]:
+    """Every page of a book (the HTML one by default), in reading order."""
+    toc = yaml.safe_load((PROJECT_ROOT / toc_file).read_text())
     names = [toc["root"]]
 
     def walk(entries):
         for entry in entries or []:
             if "file" in entry:
                 names.append(entry["file"])
+            if "glob" in entry:
+                found = sorted(PROJECT_ROOT.glob(entry["glob"] + ".md"))
+                names.extend(p.relative_to(PROJECT_ROOT).with_suffix("").as_posix() for p in found)
             walk(entry.get("sections"))
             walk(entry.get("chapters"))
 
     walk(toc.get("parts"))
     walk(toc.get("chapters"))
     return names
+
+
+def pdf_docnames() -> list[str]:
+    return toc_docnames(PDF_TOC)
 
 
 def source_path(docname: str) -> Path:
@@ -72,7 +82,7 @@ def page_title(docname: str) -> str:
 def code_corpus() -> str:
     """All code a page can print: notebook code cells and the package source."""
     parts = [p.read_text() for p in sorted((PROJECT_ROOT / "src" / "bnbook").rglob("*.py"))]
-    for docname in toc_docnames():
+    for docname in pdf_docnames():
         path = source_path(docname)
         if path.suffix == ".ipynb":
             cells = json.loads(path.read_text())["cells"]
@@ -109,7 +119,7 @@ def pdf(smoke_book) -> Path:
 def pages(pdf) -> list[str]:
     """The PDF's text, one string per page."""
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, check=True).stdout
-    return text.decode().split("\f")
+    return text.decode().split("\f")[:-1]  # every page ends with a form feed
 
 
 def doc_start_pages(latex_dir: Path, pdf: Path) -> dict[str, int]:
@@ -125,7 +135,7 @@ def doc_start_pages(latex_dir: Path, pdf: Path) -> dict[str, int]:
 def appendix_pages(latex_dir, pdf, pages) -> range:
     """The 0-based page indices of the source-listing appendix."""
     starts = doc_start_pages(latex_dir, pdf)
-    docs = toc_docnames()
+    docs = pdf_docnames()
     assert APPENDIX_DOC in starts, f"the appendix is not in the PDF (pages found: {starts})"
     later = [starts[d] for d in docs[docs.index(APPENDIX_DOC) + 1 :] if d in starts]
     end = min(later) - 1 if later else len(pages)
@@ -134,29 +144,54 @@ def appendix_pages(latex_dir, pdf, pages) -> range:
 
 def test_every_chapter_title_is_in_the_pdf(pages):
     text = letters_and_digits(" ".join(pages))
-    for docname in toc_docnames():
+    for docname in pdf_docnames():
         # A title with inline math: look for each stretch of words around the math.
         for piece in re.split(r"\$[^$]*\$", page_title(docname)):
             assert letters_and_digits(piece) in text, f"{docname}: title {piece!r} not in PDF"
 
 
-def test_appendix_lists_every_source_file(pages, appendix_pages):
+def answer_modules() -> list[Path]:
+    """What the PDF appendix must print, from the package layout: every module of
+    derivations/, networks/ and runs/, except the cache (records, provenance)."""
+    package = PROJECT_ROOT / "src" / "bnbook"
+    found = [p for sub in ("derivations", "networks", "runs") for p in (package / sub).glob("*.py")]
+    return sorted(p for p in found if p.name not in ("records.py", "provenance.py"))
+
+
+def appendix_listings(latex_dir: Path) -> list[str]:
+    """The module named by each section heading of the appendix chapter, in book.tex."""
+    tex = (latex_dir / "book.tex").read_text()
+    appendix = tex[tex.index("\\chapter{Appendix") :]
+    headings = re.findall(r"\\section\{.*?(src/bnbook/[\w/\\]+?\.py)", appendix)
+    return [h.replace("\\_", "_").replace("\\", "") for h in headings]
+
+
+def test_appendix_prints_exactly_the_answer_computing_modules(latex_dir, pages, appendix_pages):
+    expected = [f"src/{p.relative_to(PROJECT_ROOT / 'src').as_posix()}" for p in answer_modules()]
+    assert len(expected) > 8
+    assert sorted(appendix_listings(latex_dir)) == expected
     appendix = letters_and_digits(" ".join(pages[i] for i in appendix_pages))
-    assert letters_and_digits("Appendix: source listings") in appendix
-    modules = sorted((PROJECT_ROOT / "src" / "bnbook").rglob("*.py"))
-    assert len(modules) > 5
-    missing = [
-        p.name
-        for p in modules
-        if letters_and_digits(f"src/{p.relative_to(PROJECT_ROOT / 'src').as_posix()}")
-        not in appendix
-    ]
-    assert not missing, f"modules missing from the appendix: {missing}"
+    assert appendix.startswith(letters_and_digits("Appendix: the code"))
     # The listings themselves, not only their headings: each module's last code line.
-    for path in modules:
+    for path in answer_modules():
         lines = [line for line in path.read_text().splitlines() if line.strip()]
         if lines:
             assert letters_and_digits(lines[-1]) in appendix, f"{path.name} is not listed in full"
+    # Every other module is named, in the table (module, purpose), and not listed.
+    package = PROJECT_ROOT / "src" / "bnbook"
+    others = sorted(set(package.rglob("*.py")) - set(answer_modules()))
+    for path in others:
+        name = f"src/{path.relative_to(PROJECT_ROOT / 'src').as_posix()}"
+        assert letters_and_digits(name) in appendix, f"{name} is not named in the appendix"
+
+
+def test_page_counts_per_part(pages, appendix_pages):
+    """Main matter (title and contents included) <= 40 pages, appendix <= 30, all <= 70."""
+    total = len(pages)
+    main, appendix = appendix_pages.start, len(appendix_pages)
+    print(f"\nPDF pages: main matter {main}, appendix {appendix}, total {total}")
+    assert main + appendix == total
+    assert main <= 40 and appendix <= 30 and total <= 70, (main, appendix, total)
 
 
 def test_no_raw_tex_placeholders_or_tracebacks(pages, appendix_pages):
@@ -198,7 +233,7 @@ def executed_notebooks(build_dir: Path) -> dict[str, dict]:
     with mock.patch.dict(os.environ, {ENV_VAR: "smoke"}):
         cache = get_cache(build_dir / ".jupyter_cache" / book_key())
     notebooks = {}
-    for docname in toc_docnames():
+    for docname in pdf_docnames():
         path = source_path(docname)
         if path.suffix == ".ipynb":
             _, merged = cache.merge_match_into_notebook(nbformat.read(path, as_version=4))
@@ -222,7 +257,7 @@ def emitted_figures(build_dir: Path) -> int:
                 if not removed and any(k in IMAGE_MIMES for k in data):
                     shown += 1
     glue_refs = r"\{glue(?::figure|:any)?:?\}\s*`?(?:[\w./-]+::)?([\w.-]+)"
-    for docname in toc_docnames():
+    for docname in pdf_docnames():
         for key in re.findall(glue_refs, page_markdown(docname)):
             shown += key in glued_images
     return shown
@@ -290,3 +325,212 @@ def test_no_code_line_runs_past_the_right_margin(latex_dir, pdf):
     assert not cut, "text past the right margin (long code lines must wrap):\n" + "\n".join(cut)
     # The measurement itself: full lines of prose do reach the edge.
     assert words_past(pdf, edge - 10.0), "no words near the right edge: is the edge wrong?"
+
+
+# ---------------------------------------------------------------- the answers page
+
+ANSWERS_DOC = "notebooks/00_answers"
+ANSWER_LABELS = ("ans-p1", "ans-p2", "ans-p3", "ans-p4-1", "ans-p4-2", "ans-p4-3")
+FIGURE_LABELS = ("fig-p2-graph", "fig-p3-graph", "fig-p4-1-loss", "fig-p4-2-loss", "fig-p4-3-loss")
+# Each answer's left-hand side, as pdftotext prints it (NFKC, spaces removed).
+ANSWER_SYMBOLS = ("∂o", "p−y", "∂W3", "∂b3", "∂W2", "∂b2", "∂W1", "∂b1", "∂γ", "∂β", "∂xi")
+
+
+def answers_text(latex_dir: Path, pdf: Path, pages: list[str]) -> tuple[int, str]:
+    """(first page, text) of the answers page(s)."""
+    starts = doc_start_pages(latex_dir, pdf)
+    first = starts[ANSWERS_DOC]
+    end = min([p for p in starts.values() if p > first] or [len(pages) + 1])
+    text = unicodedata.normalize("NFKC", " ".join(pages[first - 1 : end - 1]))
+    return first, text
+
+
+def test_answers_page_comes_first_with_every_answer(latex_dir, pdf, pages, smoke_book):
+    first, text = answers_text(latex_dir, pdf, pages)
+    assert first <= 8, f"the answers start on page {first}"
+    assert pdf_docnames()[1] == ANSWERS_DOC, "the answers are not the first chapter"
+    squashed = re.sub(r"\s+", "", text)
+    missing = [symbol for symbol in ANSWER_SYMBOLS if symbol not in squashed]
+    assert not missing, f"answers page lacks {missing}"
+    # Problem 4: the four accuracies of the build's own summary, as mean ± std percentages.
+    summary = json.loads((smoke_book / "results" / "summary.json").read_text())["headline"]
+    shown = re.findall(r"\d+\.\d\d ± \d+\.\d\d%", text)
+    for name in ("mlp", "mlp_bn", "cnn", "cnn_bn"):
+        expected = f"{100 * summary[name]['mean']:.2f} ± {100 * summary[name]['std']:.2f}%"
+        assert expected in shown, f"{name}: {expected} not on the answers page ({shown})"
+    assert "without batch norm" in text and "with batch norm" in text
+
+
+def test_answers_point_to_their_sections_and_figures(latex_dir):
+    tex = (latex_dir / "book.tex").read_text()
+    start = tex.index("\\chapter{Answers")
+    answers = tex[start : tex.index("\\chapter{", start + 1)]
+    targets = set(re.findall(r"\\hyperref\[\\detokenize\{[^}:]+:([\w-]+)\}\]", answers))
+    missing = set(ANSWER_LABELS + FIGURE_LABELS) - targets
+    assert not missing, f"the answers page does not point to {sorted(missing)}"
+
+
+# ---------------------------------------------------------------- figure text in print
+
+MIN_FIGURE_TEXT_PT = 7.0
+
+
+def log_lines(latex_dir: Path) -> list[str]:
+    """book.log with TeX's wrapping (at 79 characters) undone."""
+    lines, joined = (latex_dir / "book.log").read_text(errors="replace").splitlines(), []
+    for line in lines:
+        if joined and len(joined[-1]) == 79:
+            joined[-1] += line
+        else:
+            joined.append(line)
+    return joined
+
+
+def printed_figures(latex_dir: Path) -> list[tuple[str, int, float]]:
+    """(file, page, printed width in points) of every figure, as the preamble logs them."""
+    found = []
+    for line in log_lines(latex_dir):
+        match = re.match(r"bnbook-figure ([\d.]+)pt (\S+) (.+)$", line)
+        if match:
+            name = match[3].replace("{", "").replace("}", "").strip()
+            found.append((name, match[2], float(match[1]) * 72 / 72.27))
+    return found
+
+
+def test_figure_text_prints_at_7pt_or_more(latex_dir):
+    """Every text in every figure, at the size the figure is printed (math scripts aside)."""
+    from figure_text import figure_text, is_script, page_width
+
+    figures = printed_figures(latex_dir)
+    assert len(figures) == len(included_graphics(latex_dir)), "a figure was not logged"
+    too_small = []
+    for name, page, width in figures:
+        path = latex_dir / name
+        scale = width / page_width(path)
+        runs = figure_text(path)
+        assert runs, f"{name} (page {page}) has no text: is the parser still reading it?"
+        sizes = [run.size * scale for run in runs if not is_script(run, runs)]
+        if min(sizes) < MIN_FIGURE_TEXT_PT:
+            small = sum(size < MIN_FIGURE_TEXT_PT for size in sizes)
+            too_small.append(f"page {page}: {name}: {small} texts, smallest {min(sizes):.1f} pt")
+    assert not too_small, "figure text under 7 pt in print:\n" + "\n".join(too_small)
+
+
+def test_figure_text_measurement(tmp_path):
+    """The measurement itself, on a figure whose sizes are known."""
+    import matplotlib
+
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+    from figure_text import figure_text, is_script, page_width
+
+    from bnbook.presentation.plots import use_book_style
+
+    use_book_style()
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.set_yscale("log")  # tick labels 10^k: superscripts at 0.7 of the tick size
+    ax.plot([1, 2, 3], [0.1, 1, 10])
+    ax.set_xlabel("seven", fontsize=7)
+    ax.set_title("ten", fontsize=10)
+    fig.savefig(tmp_path / "f.pdf")
+    plt.close(fig)
+    runs = figure_text(tmp_path / "f.pdf")
+    assert page_width(tmp_path / "f.pdf") == 4 * 72
+    sizes = sorted({round(r.size, 2) for r in runs if not is_script(r, runs)})
+    assert sizes == [7.0, 9.0, 10.0], sizes  # label, ticks (use_book_style), title
+    assert {round(r.size, 2) for r in runs if is_script(r, runs)} == {6.3}
+
+
+# ---------------------------------------------------------------- printed code
+
+PLUMBING = ("glue(", "getsource", "display(", "use_book_style", "profile_note", "set_matplotlib")
+HIDDEN_INPUT = {"remove-input", "remove_input", "remove-cell", "remove_cell", "hide-input",
+                "hide-cell"}  # fmt: skip
+
+
+def printed_cells(docname: str) -> list[str]:
+    """The source of every code cell whose input the PDF shows."""
+    cells = json.loads(source_path(docname).read_text())["cells"]
+    return [
+        "".join(c["source"])
+        for c in cells
+        if c["cell_type"] == "code" and not HIDDEN_INPUT & set(c["metadata"].get("tags", []))
+    ]
+
+
+def cell_kind(source: str, project_names: set[str]) -> str | None:
+    """Why a printed cell is there, or None: it must call the project's code (a graph, a
+    model, training, a check, a table) or draw with matplotlib. Imports, constants and
+    glue alone are not."""
+    import ast
+
+    calls = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call)]
+    for call in calls:
+        root = call.func
+        while isinstance(root, (ast.Attribute, ast.Call, ast.Subscript)):
+            root = root.value if not isinstance(root, ast.Call) else root.func
+        if isinstance(root, ast.Name) and root.id in project_names:
+            return "calls the project's code"
+        if isinstance(root, ast.Name) and root.id in ("plt", "ax", "axes", "fig"):
+            return "draws a figure"
+    return None
+
+
+def imported_project_names(docname: str) -> set[str]:
+    import ast
+
+    names = set()
+    cells = json.loads(source_path(docname).read_text())["cells"]
+    for cell in (c for c in cells if c["cell_type"] == "code"):
+        for node in ast.walk(ast.parse("".join(cell["source"]))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bnbook"):
+                names |= {alias.asname or alias.name for alias in node.names}
+    return names
+
+
+def test_printed_cells_are_only_of_allowed_kinds():
+    problems = []
+    for docname in pdf_docnames():
+        if source_path(docname).suffix != ".ipynb":
+            continue
+        project = imported_project_names(docname)
+        for source in printed_cells(docname):
+            first = source.strip().splitlines()[0] if source.strip() else "(empty)"
+            plumbing = [token for token in PLUMBING if token in source]
+            if plumbing:
+                problems.append(f"{docname}: prints {plumbing} in the cell {first!r}")
+            elif cell_kind(source, project) is None:
+                problems.append(f"{docname}: prints a cell that computes nothing: {first!r}")
+    assert not problems, "cells to tag remove-input/hide-input:\n" + "\n".join(problems)
+
+
+def test_no_plumbing_is_visible_in_the_pdf(pages, appendix_pages):
+    visible = [
+        f"page {i + 1}: {token}"
+        for i, page in enumerate(pages[: appendix_pages.start])
+        for token in PLUMBING
+        if token in page
+    ]
+    assert not visible, "\n".join(visible)
+
+
+# ---------------------------------------------------------------- one chapter as PDF
+
+CHAPTER = "notebooks/03_problem2_backprop"
+
+
+def test_one_chapter_as_pdf(tmp_path):
+    """`make notebook-pdf`: the chapter's title, both names, no TensorFlow log, figures
+    at their own size (as in the book)."""
+    out = PROJECT_ROOT / "_build" / "notebook-pdf" / f"{Path(CHAPTER).name}.pdf"
+    env = {**__import__("os").environ, "BNBOOK_AUTHOR": "Ada Lovelace",
+           "BNBOOK_COLLABORATOR": "Charles Babbage"}  # fmt: skip
+    cmd = ["make", "-s", "notebook-pdf", f"NB={CHAPTER}.ipynb", "BNBOOK_PROFILE=smoke"]
+    subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, check=True, capture_output=True)
+    text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True).stdout
+    first_page = text.split("\f")[0]
+    assert letters_and_digits(page_title(CHAPTER)) in letters_and_digits(first_page)
+    assert "03_problem2_backprop" not in first_page
+    assert "Ada Lovelace" in first_page and "Charles Babbage" in first_page
+    for log_line in ("oneDNN", "cpu_feature_guard", "absl::InitializeLog", "TF_ENABLE"):
+        assert log_line not in text, f"TensorFlow's log ({log_line}) is printed"

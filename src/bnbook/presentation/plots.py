@@ -13,7 +13,12 @@ MARKERS = {"plain": "o", "bn": "s"}
 
 
 def use_book_style() -> None:
-    """Vector figures (SVG for HTML, PDF for print) with readable fonts."""
+    """Vector figures (SVG for HTML, PDF for print) whose text prints at 8 pt or more.
+
+    A figure 6.4 in wide prints at its own size (the PDF's text block is 6.5 in), so
+    these sizes are the printed sizes; a wider figure is scaled down to the text block
+    and needs a figsize of at most 6.4 in, or larger fonts, to stay legible.
+    """
     from matplotlib_inline.backend_inline import set_matplotlib_formats
 
     set_matplotlib_formats("svg", "pdf")
@@ -21,11 +26,19 @@ def use_book_style() -> None:
         {
             "figure.figsize": (6.4, 3.6),
             "font.size": 10,
+            "axes.titlesize": 10,
+            "axes.labelsize": 10,
+            "xtick.labelsize": 9,
+            "ytick.labelsize": 9,
+            "legend.fontsize": 9,
+            "legend.title_fontsize": 9,
+            "figure.titlesize": 11,
             "axes.grid": True,
             "grid.alpha": 0.3,
             "axes.spines.top": False,
             "axes.spines.right": False,
             "svg.fonttype": "none",
+            "pdf.fonttype": 42,  # TrueType: text stays text, so its printed size is measurable
         }
     )
 

@@ -110,3 +110,37 @@ def arms_table(arms: dict) -> Markdown:
     ]
     headers = ["arm", "learning rate", "validation", "test", "test per seed"]
     return markdown_table(headers, rows)
+
+
+def headline_summaries() -> dict:
+    """{name: summary} for the comparisons the homework asks for (studies.headline()).
+
+    The one place the answers page reads Problem 4's runs, so a change in how runs are
+    selected changes it here only.
+    """
+    from bnbook.runs import studies
+    from bnbook.runs.experiments import run_seeds, summarize
+
+    return {name: summarize(run_seeds(config)) for name, config in studies.headline().items()}
+
+
+def accuracy_table(see: dict[str, str] | None = None) -> Markdown:
+    """Problem 4's answer: test accuracy (mean ± std over seeds) without and with batch norm.
+
+    One row per network (`mlp`/`mlp_bn`, `cnn`/`cnn_bn` in studies.headline()); `see`
+    maps a network ("mlp", "cnn") to MyST text for a last column (where it is derived).
+    """
+    summaries = headline_summaries()
+    names = {"mlp": "MLP (4.1, 4.2)", "cnn": "CNN (4.3)"}
+    rows = []
+    for net, label in names.items():
+        row = [label, mean_std(summaries[net]), mean_std(summaries[f"{net}_bn"])]
+        rows.append(row + ([see[net]] if see else []))
+    headers = ["network", "without batch norm", "with batch norm"] + (["shown in"] if see else [])
+    seeds = ", ".join(summaries["mlp"]["seeds"])
+    profile = summaries["mlp"]["profile"]
+    note = (
+        f"Test accuracy, mean ± sample standard deviation over seeds {seeds} "
+        f"({profile} profile{': tiny subsets, not results' if profile == 'smoke' else ''})."
+    )
+    return Markdown(markdown_table(headers, rows).data + "\n\n" + note)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from bnbook.paths import PROJECT_ROOT
 from bnbook.runs.profiles import ENV_VAR, PROFILES
+from bnbook.tooling import names
 
 
 def output_root(profile: str) -> Path:
@@ -156,9 +157,14 @@ def write_summary(by_config: dict, path: Path) -> None:
     tmp.replace(path)
 
 
+PDF_TOC = PROJECT_ROOT / "_toc_pdf.yml"  # the printed submission: homework only (DESIGN.md)
+
+
 def jupyter_book(root: Path, builder: str, fresh: bool) -> None:
     jb = str(Path(sys.executable).parent / "jupyter-book")
     cmd = [jb, "build", str(PROJECT_ROOT), "--path-output", str(root), "--builder", builder]
+    if builder in ("pdflatex", "latex"):
+        cmd += ["--toc", str(PDF_TOC)]
     cmd += ["-W", "-n", "--keep-going"]  # warnings are errors; list them all before failing
     if fresh:
         cmd.append("--all")
@@ -201,6 +207,9 @@ def main(argv=None) -> int:
     print(f"Headline numbers: {summary_path}")
     if "pdflatex" in args.builders.split(","):
         print(f"PDF book:  {pdf_path(args.profile)}")
+    warning = names.placeholder_warning(names.book_names())
+    if warning:
+        print(warning)
     return 0
 
 

@@ -1,12 +1,17 @@
-"""Sphinx extension for the book's pages: the PDF title page, the source-code appendix,
-and one fix to the HTML.
+"""Sphinx extension for the book's pages: the PDF title page, the source appendix,
+cells hidden in print, and one fix to the HTML.
 
-- Title page: course, assignment, title, author and collaborator, each set once in
-  `_config.yml` (`author` at the top, the others under `sphinx.config`). The HTML
-  footer shows the collaborator next to the author as well.
-- Appendix: the page `book/appendix_source` gets one line-numbered listing per
-  module of `src/bnbook`, found when the page is read, so a new module can never
-  be missing from the printed code.
+- Title page: course, assignment, title, author, collaborator and date. The names
+  come from tooling/names.py (`_config.yml`, overridden by `make book AUTHOR=...
+  COLLABORATOR=...`); the HTML footer shows the collaborator next to the author.
+  The date is the build date unless `sphinx.config.today` sets one.
+- Appendix (tooling/listings.py): the PDF's page `book/appendix_code` gets the
+  listings of the modules that compute answers; the HTML index `book/appendix_source`
+  gets a table of every module, each with a page of its own written at start-up.
+- Cells tagged `hide-input`, `hide-output` or `hide-cell` are collapsed in HTML (by
+  myst-nb) and left out of every other format: the printed book shows no plumbing.
+- PDF and HTML read different tables of contents (`--toc _toc_pdf.yml`), so each toc
+  keeps its own Sphinx environment; shared, each build would re-read every page.
 - HTML: sphinx-thebe 0.3.1 registers its inline configuration script twice, and the
   second `const THEBE_JS_URL` is a SyntaxError in every page's console; each page
   gets each script once. With an empty localStorage the theme logs "invalid theme
@@ -15,45 +20,38 @@ and one fix to the HTML.
 
 from pathlib import Path
 
+from docutils import nodes
+from sphinx.util.i18n import format_date
 from sphinx.util.texescape import escape
 
-from bnbook.paths import PACKAGE_DIR
+from bnbook.tooling import listings, names
 
-APPENDIX_DOCNAME = "book/appendix_source"
-
-
-def package_modules() -> list[Path]:
-    """Every module of the package, by subpackage, each `__init__.py` first."""
-    return sorted(
-        PACKAGE_DIR.rglob("*.py"),
-        key=lambda p: (p.parent != PACKAGE_DIR, p.parent.name, p.name != "__init__.py", p.name),
-    )
+PDF_APPENDIX = "book/appendix_code"
+HTML_APPENDIX = "book/appendix_source"
+HIDDEN_IN_PRINT = {"input": ("cell_code_source",), "output": ("cell_code_output",)}
 
 
-def listings_markdown() -> str:
-    """One MyST section per module: a heading with its path and the numbered listing."""
-    parts = []
-    for path in package_modules():
-        relative = f"src/bnbook/{path.relative_to(PACKAGE_DIR).as_posix()}"
-        parts.append(
-            f"\n## `{relative}`\n\n"
-            f"```{{literalinclude}} ../{relative}\n:language: python\n:linenos:\n```\n"
-        )
-    return "".join(parts)
+def _add_listings(app, docname, source):
+    if docname == PDF_APPENDIX:
+        source[0] += listings.printed_appendix()
+    elif docname == HTML_APPENDIX:
+        source[0] += listings.html_index()
 
 
-def _append_listings(app, docname, source):
-    if docname == APPENDIX_DOCNAME:
-        source[0] += listings_markdown()
+def build_date(config) -> str:
+    """`today` if the configuration sets it, else the build date in `today_fmt`."""
+    return config.today or format_date(config.today_fmt or "%B %d, %Y", language="en")
 
 
-def _title_page(config) -> str:
+def title_page(config) -> str:
+    """The LaTeX title page (the `maketitle` element)."""
     c = {
         "course": escape(config.bnbook_course),
         "assignment": escape(config.bnbook_assignment),
         "title": escape(config.project if not config.html_title else config.html_title),
         "author": escape(config.bnbook_author),
         "collaborator": escape(config.bnbook_collaborator),
+        "date": escape(build_date(config)),
     }
     return rf"""
 \begin{{titlepage}}
@@ -69,19 +67,43 @@ def _title_page(config) -> str:
   \vspace{{0.4cm}}
   {{\large Collaborator: {c["collaborator"]}\par}}
   \vfill
-  {{\large \today\par}}
+  {{\large {c["date"]}\par}}
 \end{{titlepage}}
 """
 
 
 def _configure(app, config):
-    config.bnbook_author = config.author
-    if config.bnbook_collaborator:
-        # Shown in the HTML footer and the PDF metadata; the title page lists them apart.
-        config.author = f"{config.author} (collaborator: {config.bnbook_collaborator})"
+    chosen = names.resolve({"author": config.author, "collaborator": config.bnbook_collaborator})
+    config.bnbook_author, config.bnbook_collaborator = chosen["author"], chosen["collaborator"]
+    config.author = chosen["author"]
+    if chosen["collaborator"]:
+        # The HTML footer and the PDF metadata; the title page lists them apart.
+        config.author = f"{chosen['author']} (collaborator: {chosen['collaborator']})"
     elements = dict(config.latex_elements)
-    elements.setdefault("maketitle", _title_page(config))
+    elements.setdefault("maketitle", title_page(config))
     config.latex_elements = elements
+    toc = Path(config.external_toc_path).stem
+    if toc != "_toc":  # one environment per table of contents (the PDF's: _toc_pdf.yml)
+        doctrees = Path(app.doctreedir).with_name(f".doctrees{toc}")
+        doctrees.mkdir(parents=True, exist_ok=True)
+        app.doctreedir = type(app.doctreedir)(doctrees)
+    listings.write_module_pages()
+
+
+def _hide_in_print(app, doctree, docname):
+    """Leave out of non-HTML output what HTML collapses (myst-nb's hide-* tags)."""
+    if app.builder.format == "html":
+        return
+    for cell in list(doctree.findall(nodes.container)):
+        mode = cell.get("hide_mode")
+        if cell.get("nb_element") != "cell_code" or not mode:
+            continue
+        if mode in ("all", "input+output"):
+            cell.parent.remove(cell)
+            continue
+        for child in list(cell.children):
+            if child.get("nb_element") in HIDDEN_IN_PRINT[mode]:
+                cell.remove(child)
 
 
 def _dedupe_scripts(app, pagename, templatename, context, doctree):
@@ -103,7 +125,8 @@ def setup(app):
     app.add_config_value("bnbook_collaborator", "", "env")
     app.add_config_value("bnbook_author", "", "env")
     app.connect("config-inited", _configure)
-    app.connect("source-read", _append_listings)
+    app.connect("source-read", _add_listings)
+    app.connect("doctree-resolved", _hide_in_print)
     # Early: a theme handler returns a value, which ends Sphinx's emit_firstresult chain.
     app.connect("html-page-context", _dedupe_scripts, priority=100)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
