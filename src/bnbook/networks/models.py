@@ -2,8 +2,10 @@
 
 All models output logits (the softmax lives in the loss). With batch norm, each
 hidden layer is linear (no bias: beta replaces it) -> BatchNorm -> nonlinearity,
-the placement of Ioffe & Szegedy. The tensor fed to each nonlinearity is a
-layer named `act_in_<i>`, so probes can watch its distribution.
+the placement of Ioffe & Szegedy; our BatchNorm applies a following ReLU
+itself (one pass over memory less). The tensor fed to each nonlinearity comes
+from a layer named `act_in_<i>` (`nonlinearity_input`), so probes can watch
+its distribution.
 
 A convolution followed by 2x2 max pooling is pooled *before* its ReLU:
 max(relu(a), relu(b)) = relu(max(a, b)), so without batch norm the network
@@ -17,7 +19,7 @@ from functools import partial
 
 import keras
 
-from bnbook.networks.batchnorm import BatchNorm
+from bnbook.networks.batchnorm import BatchNorm, fuses
 
 NUM_CLASSES = 10
 
@@ -25,17 +27,33 @@ NUM_CLASSES = 10
 def _hidden(x, layer, index: int, norm, activation: str, pool=False, **layer_args):
     """layer -> (2x2 max pool) -> (norm) -> activation; the activation's input is act_in_<index>.
 
-    `norm`: None (no batch norm) or a layer class such as BatchNorm.
+    `norm`: None (no batch norm) or a layer class such as BatchNorm. When the
+    norm can apply the activation itself (our BatchNorm with ReLU), it does, in
+    one pass: the layer act_in_<index> is then the norm with the activation
+    fused, and `nonlinearity_input` gives the tensor its activation receives.
     """
     name = f"act_in_{index}"
+    fused = fuses(norm, activation)
     stages = [lambda n: layer(**layer_args, use_bias=norm is None, name=n)]
     if pool:
         stages.append(lambda n: keras.layers.MaxPooling2D(2, name=n))
     if norm is not None:
-        stages.append(lambda n: norm(name=n))
+        stages.append(lambda n: norm(name=n, activation=activation) if fused else norm(name=n))
     for i, stage in enumerate(stages):
         x = stage(name if i == len(stages) - 1 else None)(x)  # the last stage feeds the activation
-    return keras.layers.Activation(activation)(x)
+    return x if fused else keras.layers.Activation(activation)(x)
+
+
+def nonlinearity_input(layer):
+    """The symbolic tensor the nonlinearity receives at layer `act_in_<i>`, for probes.
+
+    The layer's output, or for a batch norm with its activation fused, the same
+    layer's output without the activation (a second call on its input: the
+    trained model never computes it).
+    """
+    if isinstance(layer, BatchNorm) and layer.activation is not None:
+        return layer(layer.input, pre_activation=True)
+    return layer.output
 
 
 def mlp(widths=(1024, 512, 256), batch_norm=False, activation="relu", norm=BatchNorm):

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from bnbook.networks.models import build_model
+from bnbook.networks.models import build_model, nonlinearity_input
 from bnbook.runs.provenance import library_versions
 
 EVAL_BATCH = 1000
@@ -164,7 +164,7 @@ def evaluate(model, x, y) -> tuple[float, float]:
 def activation_probe(model, x_probe):
     """A callable giving percentiles of each nonlinearity's input on fixed examples."""
     layers = [la for la in model.layers if la.name.startswith("act_in_")]
-    probe = keras.Model(model.inputs, [la.output for la in layers])
+    probe = keras.Model(model.inputs, [nonlinearity_input(la) for la in layers])
 
     def run():
         outs = probe(x_probe, training=False)
