@@ -22,6 +22,15 @@ Problem 3" holds whichever runs:
   slow per layer; see bnbook.tooling.bench).
 - "fused_kernel": `batchnorm_train_fused`, TF's FusedBatchNormV3 and
   FusedBatchNormGradV3 (is_training=True computes the compact form).
+
+Under mixed precision x, y, dy and dx are bfloat16 while the statistics and
+the backward's sums are float32; the conversions happen inside the compiled
+functions, where they cost no pass over memory of their own. With
+`activation="relu"` the layer also applies the ReLU that follows it in our
+networks, in the same functions; the backward first multiplies dy by the
+ReLU's own gradient (1 where y > 0, else 0, recomputed from x), so the
+compact form above still receives the gradient with respect to batch norm's
+output, as in Problem 3.
 """
 
 import keras
@@ -47,20 +56,21 @@ def _forward(x, gamma, beta, epsilon, relu=False):
     return tf.cast(y, x.dtype), mean, variance, inv_std
 
 
-def _compact_backward(dy, x, y, gamma, mean, inv_std, relu=False):
+def _compact_backward(dy, x, gamma, beta, mean, inv_std, relu=False):
     """Problem 3's closed form on dy, x (M, C): returns dx (M, C), dgamma, dbeta (C,).
 
-    dy, x, y (the forward's output) in x's dtype; sums and arithmetic in float32,
-    dx back in x's dtype. With `relu`, dy is first multiplied by the ReLU's own
-    gradient (1 where the output is positive, else 0): the compact form then
+    dy, x in x's dtype; sums and arithmetic in float32, dx back in x's dtype.
+    With `relu`, dy is first multiplied by the ReLU's own gradient, 1 where
+    its input gamma * xhat + beta (the same expression as the forward's, so
+    the same sign as the output) is positive, else 0: the compact form then
     receives the gradient with respect to batch norm's output, as in Problem 3.
     """
     dy32 = tf.cast(dy, tf.float32)
-    if relu:
-        dy32 = tf.where(y > 0, dy32, 0.0)
     x32 = tf.cast(x, tf.float32)
     m = tf.cast(tf.shape(x)[0], tf.float32)
     xhat = (x32 - mean) * inv_std  # recomputed, not stored: cheaper than a saved (M, C)
+    if relu:  # the mask from xhat too: reading the stored output would cost a pass
+        dy32 = tf.where(gamma * xhat + beta > 0, dy32, 0.0)
     dbeta = tf.reduce_sum(dy32, 0)
     dgamma = tf.reduce_sum(dy32 * xhat, 0)
     dx = (gamma * inv_std / m) * (m * dy32 - dbeta - xhat * dgamma)
@@ -98,7 +108,7 @@ def batchnorm_train_compact(x, gamma, beta, epsilon, jit=False, activation=None)
 
         def backward(dy, *unused_stat_grads):
             dy2 = tf.reshape(dy, [-1, channels])
-            dx, dgamma, dbeta = compact_backward(dy2, x2, y, gamma, mean, inv_std, relu)
+            dx, dgamma, dbeta = compact_backward(dy2, x2, gamma, beta, mean, inv_std, relu)
             return tf.reshape(dx, shape), dgamma, dbeta
 
         return (tf.reshape(y, shape), mean, variance), backward
