@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from bnbook.derivations.reference import batchnorm_backward_compact, batchnorm_forward
 from bnbook.networks.batchnorm import BatchNorm
 from bnbook.networks.models import mlp, nonlinearity_input
+from bnbook.networks.train import PROBE_PERCENTILES, activation_probe
 from bnbook.presentation.report import layer_table
 
 SHAPES = {"dense": (16, 5), "conv": (4, 6, 5, 3)}
@@ -346,6 +347,10 @@ def test_probe_of_fused_layer_reads_the_pre_activation():
     post = keras.Model(model.input, layer.output)(x, training=False).numpy()
     assert pre.min() < 0 and post.min() == 0
     assert_close(np.maximum(pre, 0), post, rtol=1e-6)
+    # The training loop's probe reads the same tensor.
+    percentiles = activation_probe(model, x)()["act_in_0"]["all"]
+    assert_close(percentiles, np.percentile(pre, PROBE_PERCENTILES), rtol=1e-6)
+    assert percentiles[0] < 0
 
 
 def test_model_table_names_the_fused_layer():

@@ -42,6 +42,8 @@ def test_run_reports_the_promised_ratios_as_json():
     ]
     assert set(decoded["bn_layers_ms"]) == set(bench.BN_LAYER_VARIANTS)
     assert _positive_finite(decoded["bn_layers_ms"]) and decoded["bn_layers_own_ms"]["relu"] == 0
+    before = decoded["bn_layers_before_pool"]
+    assert before["shapes"][0] == [128, 28, 28, 32] and _positive_finite(before["ms"])
     assert decoded["precision"] == "float32" and decoded["targets"]["bn_step_ratio"] == "<= 1.06"
     assert decoded["cpu"] and "bn_relu_fused" in bench.table(result)
 

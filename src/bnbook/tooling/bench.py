@@ -11,7 +11,8 @@ The project's targets, measured here in one run (`make bench`):
 - bn_layers: the CNN's batch-norm layers alone (their input shapes at the
   book's batch size), forward and backward with the ReLU that follows each:
   ReLU alone, then batch norm + ReLU as two layers and fused into one; a
-  variant's time minus ReLU's is batch norm's own cost.
+  variant's time minus ReLU's is batch norm's own cost. Also for batch norm
+  placed before each pool (bn_layers_before_pool: 4x the values).
 
 Everything runs in the precision the book trains in on this CPU
 (runs.precision), unless the environment variable BNBOOK_BENCH_PRECISION
@@ -180,14 +181,19 @@ def cpu_name() -> str:
     )
 
 
-def bn_layer_shapes(config) -> list[tuple]:
-    """Input shapes, batch included, of the batch-norm layers of `config`'s model with BN."""
-    model = _model(config, BatchNorm)
-    return [
-        (config.batch_size, *layer.input.shape[1:])
-        for layer in model.layers
-        if isinstance(layer, BatchNorm)
-    ]
+def bn_layer_shapes(config, before_pool=False) -> list[tuple]:
+    """Input shapes, batch included, of the batch-norm layers of `config`'s model with BN.
+
+    before_pool: where a pool precedes the batch norm, the shape it would see
+    before that pool instead (conv -> BN -> ReLU -> pool: 4x the values).
+    """
+    layers = _model(config, BatchNorm).layers
+    shapes = []
+    for previous, layer in zip(layers, layers[1:], strict=False):
+        if isinstance(layer, BatchNorm):
+            pooled = before_pool and isinstance(previous, keras.layers.MaxPooling2D)
+            shapes.append((config.batch_size, *(previous if pooled else layer).input.shape[1:]))
+    return shapes
 
 
 def _relu():
@@ -203,26 +209,27 @@ BN_LAYER_VARIANTS = {
 }
 
 
-def measure_bn_layers(config, variants=None, repeats=25, steps_per_repeat=5, warmup=3):
+def measure_bn_layers(
+    config, variants=None, repeats=25, steps_per_repeat=5, warmup=3, before_pool=False
+):
     """Forward + backward time of `config`'s CNN batch-norm stages alone, in its precision.
 
     Each variant of `variants` ({name: () -> [layer, ...]}, default
     BN_LAYER_VARIANTS, the first being the baseline) is applied to random
-    activations of every shape of `bn_layer_shapes`, in training mode, and
-    backpropagated from a random upstream gradient. Returns the dict of
-    `measure_step_ratios`, plus "own_ms": {name: ms over the baseline's}.
+    activations of every shape of `bn_layer_shapes(config, before_pool)`, in
+    training mode, and backpropagated from a random upstream gradient. Returns
+    the dict of `measure_step_ratios`, plus "own_ms": {name: ms over the
+    baseline's} and "shapes".
     """
     variants = variants or BN_LAYER_VARIANTS
     keras.mixed_precision.set_global_policy(config.precision)
     try:
-        stages = {
-            name: [make() for _ in bn_layer_shapes(config)] for name, make in variants.items()
-        }
+        shapes = bn_layer_shapes(config, before_pool)
+        stages = {name: [make() for _ in shapes] for name, make in variants.items()}
         dtype = keras.mixed_precision.global_policy().compute_dtype
     finally:
         keras.mixed_precision.set_global_policy("float32")
     rng = np.random.default_rng(config.seed)
-    shapes = bn_layer_shapes(config)
     xs = [tf.constant(rng.normal(size=s), dtype) for s in shapes]
     dys = [tf.constant(rng.normal(size=s), dtype) for s in shapes]
 
@@ -335,7 +342,10 @@ def run(x, y, step_repeats=25, steps_per_repeat=2, fit_repeats=9, fit_steps=20, 
     )
     batch = x[: cnn_config.batch_size], y[: cnn_config.batch_size]
     cnn = measure_step_ratios(cnn_config, CNN_NORMS, *batch, steps_per_repeat, step_repeats)
-    layers = measure_bn_layers(cnn_config, repeats=step_repeats, steps_per_repeat=steps_per_repeat)
+    layers, before_pool = (
+        measure_bn_layers(cnn_config, None, step_repeats, steps_per_repeat, before_pool=before)
+        for before in (False, True)
+    )
     mlp = measure_step_ratios(mlp_config, MLP_NORMS, *batch, steps_per_repeat, step_repeats)
     loop = measure_loop_vs_fit(cnn_bn_config, x, y, fit_steps, fit_repeats)
     return {
@@ -355,6 +365,13 @@ def run(x, y, step_repeats=25, steps_per_repeat=2, fit_repeats=9, fit_steps=20, 
         "bn_layers_ratio": layers["ratio"],
         "bn_layers_cpu_ratio": layers["cpu_ratio"],
         "bn_layers_shapes": [list(s) for s in layers["shapes"]],
+        # The same if batch norm moved before pooling (conv -> BN -> ReLU -> pool).
+        "bn_layers_before_pool": {
+            "ms": before_pool["ms"],
+            "own_ms": before_pool["own_ms"],
+            "cpu_ms": before_pool["cpu_ms"],
+            "shapes": [list(s) for s in before_pool["shapes"]],
+        },
         "mlp_bn_step_ratio": mlp["ratio"]["ours"],
         "mlp_bn_step_cpu_ratio": mlp["cpu_ratio"]["ours"],
         "mlp_ms_per_step": mlp["ms"],
@@ -382,16 +399,20 @@ def table(result) -> str:
             f"{result['cnn_step_ratio'][name]:6.3f} "
             f"{result['cnn_cpu_ms_per_step'][name]:8.1f} {result['cnn_step_cpu_ratio'][name]:6.3f}"
         )
-    lines.append(
-        f"CNN's batch-norm layers alone, shapes {result['bn_layers_shapes']}, forward + backward"
-        " (own: minus ReLU alone)"
-    )
-    lines.append(f"{'variant':18s} {'wall ms':>8s} {'own ms':>7s} {'cpu ms':>8s}")
-    for name, ms in result["bn_layers_ms"].items():
+    before = result["bn_layers_before_pool"]
+    for title, shapes, ms, own, cpu in (
+        ("", result["bn_layers_shapes"], result["bn_layers_ms"], result["bn_layers_own_ms"],
+         result["bn_layers_cpu_ms"]),
+        (" if placed before pooling", before["shapes"], before["ms"], before["own_ms"],
+         before["cpu_ms"]),
+    ):  # fmt: skip
         lines.append(
-            f"{name:18s} {ms:8.2f} {result['bn_layers_own_ms'][name]:7.2f} "
-            f"{result['bn_layers_cpu_ms'][name]:8.2f}"
+            f"CNN's batch-norm layers alone{title}, shapes {shapes}, forward + backward"
+            " (own: minus ReLU alone)"
         )
+        lines.append(f"{'variant':18s} {'wall ms':>8s} {'own ms':>7s} {'cpu ms':>8s}")
+        for name in ms:
+            lines.append(f"{name:18s} {ms[name]:8.2f} {own[name]:7.2f} {cpu[name]:8.2f}")
     ms = result["mlp_ms_per_step"]
     lines += [
         f"MLP 1024-512-256 step: no_bn {ms['no_bn']:.1f} ms, ours {ms['ours']:.1f} ms, "
