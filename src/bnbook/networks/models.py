@@ -2,8 +2,10 @@
 
 All models output logits (the softmax lives in the loss). With batch norm, each
 hidden layer is linear (no bias: beta replaces it) -> BatchNorm -> nonlinearity,
-the placement of Ioffe & Szegedy. The tensor fed to each nonlinearity is a
-layer named `act_in_<i>`, so probes can watch its distribution.
+the placement of Ioffe & Szegedy; our BatchNorm applies a following ReLU
+itself (one pass over memory less). The tensor fed to each nonlinearity comes
+from a layer named `act_in_<i>` (`nonlinearity_input`), so probes can watch
+its distribution.
 
 A convolution followed by 2x2 max pooling is pooled *before* its ReLU:
 max(relu(a), relu(b)) = relu(max(a, b)), so without batch norm the network
@@ -19,7 +21,7 @@ from functools import partial
 
 import keras
 
-from bnbook.networks.batchnorm import BatchNorm
+from bnbook.networks.batchnorm import BatchNorm, fuses
 
 NUM_CLASSES = 10
 
@@ -33,20 +35,39 @@ def _hidden(x, layer, index, norm, activation, pool=False, placement="after_pool
 
     `norm`: None (no batch norm) or a layer class such as BatchNorm. The tensor
     fed to the activation comes from a layer named act_in_<index> (for the probes).
+    When the norm can apply the activation itself (our BatchNorm with ReLU), it
+    does, in one pass: act_in_<index> is then the norm with the activation fused,
+    and `nonlinearity_input` gives the tensor its activation receives.
     """
     if placement not in PLACEMENTS:
         raise ValueError(f"unknown batch-norm placement {placement!r}; use one of {PLACEMENTS}")
     name = f"act_in_{index}"
+    fused = fuses(norm, activation)
     pool_first = pool and (norm is None or placement == "after_pool")
     x = layer(**layer_args, use_bias=norm is None, name=None if pool_first or norm else name)(x)
     if pool_first:
         x = keras.layers.MaxPooling2D(2, name=None if norm else name)(x)
-    if norm is not None:
-        x = norm(name=name)(x)
-    x = keras.layers.Activation(activation)(x)
+    if fused:
+        x = norm(name=name, activation=activation)(x)
+    else:
+        if norm is not None:
+            x = norm(name=name)(x)
+        x = keras.layers.Activation(activation)(x)
     if pool and not pool_first:
         x = keras.layers.MaxPooling2D(2)(x)
     return x
+
+
+def nonlinearity_input(layer):
+    """The symbolic tensor the nonlinearity receives at layer `act_in_<i>`, for probes.
+
+    The layer's output, or for a batch norm with its activation fused, the same
+    layer's output without the activation (a second call on its input: the
+    trained model never computes it).
+    """
+    if isinstance(layer, BatchNorm) and layer.activation is not None:
+        return layer(layer.input, pre_activation=True)
+    return layer.output
 
 
 def mlp(widths=(1024, 512, 256), batch_norm=False, activation="relu", norm=BatchNorm):

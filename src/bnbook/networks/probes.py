@@ -22,8 +22,10 @@ def activation_probe(model, x_probe):
     """A callable giving percentiles of each nonlinearity's input on fixed examples."""
     import keras
 
+    from bnbook.networks.models import nonlinearity_input
+
     layers = [la for la in model.layers if la.name.startswith("act_in_")]
-    probe = keras.Model(model.input, [la.output for la in layers])
+    probe = keras.Model(model.input, [nonlinearity_input(la) for la in layers])
 
     def run():
         outs = probe(x_probe, training=False)

@@ -2,6 +2,7 @@
 
 from IPython.display import Markdown
 
+from bnbook.networks.batchnorm import BatchNorm
 from bnbook.runs.profiles import current_profile
 
 
@@ -61,12 +62,27 @@ def glue_summary(prefix: str, summary: dict) -> None:
     glue(f"{prefix}_time", f"{summary['wall_time_s'] / len(summary['seeds']):.0f} s", display=False)
 
 
+_ACTIVATION_NAMES = {"relu": "ReLU"}
+
+
+def _layer_type(layer) -> str:
+    """The layer's class name, with the activation it fuses if it is not a separate layer."""
+    name = type(layer).__name__
+    if isinstance(layer, BatchNorm) and layer.activation is not None:
+        return f"{name} + {_ACTIVATION_NAMES.get(layer.activation, layer.activation)} (fused)"
+    return name
+
+
 def layer_table(model) -> Markdown:
-    """Each layer's name, type, output shape and parameter count."""
+    """Each layer's name, type, output shape and parameter count.
+
+    A layer that applies its activation itself says so in its type, e.g.
+    "BatchNorm + ReLU (fused)" (models fuse the ReLU after our batch norm).
+    """
     rows = [
         [
             layer.name,
-            type(layer).__name__,
+            _layer_type(layer),
             str(tuple(layer.output.shape)),
             f"{layer.count_params():,}",
         ]
