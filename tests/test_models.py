@@ -89,7 +89,7 @@ def test_loss_decreases_on_a_fixed_subset(config, small_subset):
     keras.utils.set_random_seed(0)
     x, y = small_subset
     model = build_model(config)
-    step = make_train_step(model, make_optimizer(config, total_steps=200))
+    step = make_train_step(model, make_optimizer(config, num_steps=200))
     losses = []
     for i in range(200):
         batch = slice((i * 64) % 1024, (i * 64) % 1024 + 64)
@@ -116,3 +116,23 @@ def test_pooling_before_relu_is_the_same_network_without_batch_norm():
 def test_a_pool_must_follow_a_convolution():
     with pytest.raises(ValueError, match="must follow a convolution"):
         cnn(("pool", 8))
+
+
+def test_batch_norm_placement_before_or_after_pooling():
+    """Without batch norm the placement changes nothing; with it, before_pool normalizes
+    the full maps (the paper's conv -> BN -> ReLU -> pool) and after_pool the pooled ones."""
+    images = np.random.default_rng(0).uniform(size=(4, 28, 28, 1)).astype("float32")
+    nets = {}
+    for placement in ("after_pool", "before_pool"):
+        keras.utils.set_random_seed(0)
+        nets[placement] = cnn((8, "pool"), dense=(), placement=placement)
+    np.testing.assert_array_equal(nets["after_pool"](images), nets["before_pool"](images))
+    shapes = {
+        p: cnn((8, "pool"), dense=(), batch_norm=True, placement=p)
+        .get_layer("act_in_0")
+        .output.shape
+        for p in ("after_pool", "before_pool")
+    }
+    assert shapes["after_pool"][1:3] == (14, 14) and shapes["before_pool"][1:3] == (28, 28)
+    with pytest.raises(ValueError, match="placement"):
+        cnn((8, "pool"), batch_norm=True, placement="sideways")

@@ -26,7 +26,7 @@ def test_chunked_steps_match_one_step_at_a_time():
     def fresh():
         keras.utils.set_random_seed(0)
         model = build_model(config)
-        step = make_train_step(model, make_optimizer(config, total_steps=20))
+        step = make_train_step(model, make_optimizer(config, num_steps=20))
         return step, iter(train_batches(x, y, 32, seed=0))
 
     step, batches = fresh()
