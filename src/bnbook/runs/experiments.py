@@ -10,6 +10,7 @@ import os
 import statistics
 from dataclasses import asdict, dataclass, replace
 
+from bnbook.runs.devices import device_kind
 from bnbook.runs.profiles import Profile, current_profile
 from bnbook.runs.provenance import digest, library_versions, source_digest
 from bnbook.runs.records import RecordStore
@@ -18,6 +19,7 @@ from bnbook.runs.records import RecordStore
 TRAINING_MODULES = (
     "paths",
     "networks.batchnorm",
+    "runs.devices",
     "networks.models",
     "networks.train",
     "runs.data",
@@ -72,6 +74,7 @@ def record_key(config: Config, profile: Profile) -> str:
             "profile": asdict(profile),
             "source": source_digest(TRAINING_MODULES),
             "versions": library_versions(),
+            "device": device_kind(),  # "cpu" or "gpu:<model>" (issue 13, runs/devices.py)
         }
     )
 
