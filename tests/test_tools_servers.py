@@ -166,3 +166,49 @@ def test_tensorboard_serves_the_runs(exported):
         assert sorted(served) == sorted(runs)
         shot = screenshot(f"{base}/#timeseries", "tensorboard-scalars", wait_ms=20000)
     print(f"\nTensorBoard screenshot: {shot}")
+
+
+NOTEBOOK = {
+    "cells": [
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "execution_count": None,
+            "outputs": [],
+            "source": "import tensorflow as tf\nfrom bnbook.runs.devices import device_kind\n"
+            "print('device', device_kind(), float(tf.reduce_sum(tf.ones([3]))))",
+        }
+    ],
+    "metadata": {"kernelspec": {"name": "bnbook", "display_name": "Python (bnbook)"}},
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}
+
+
+def test_jupyterlab_serves_the_notebooks_with_the_project_kernel(tmp_path):
+    port, token = free_port(), "t" + os.urandom(8).hex()
+    cmd = [str(BIN / "jupyter"), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1"]
+    cmd += [f"--ServerApp.port={port}", f"--IdentityProvider.token={token}"]
+    cmd += ["--ServerApp.root_dir=notebooks", "--ServerApp.port_retries=0", "--allow-root"]
+    with Server(cmd, cwd=PROJECT_ROOT) as server:
+        base, auth = f"http://127.0.0.1:{port}", f"token={token}"
+        assert "started" in get(f"{base}/api/status?{auth}", timeout_s=60)
+        serving_s = time.monotonic() - server.started
+        specs = get(f"{base}/api/kernelspecs?{auth}")["kernelspecs"]
+        assert specs["bnbook"]["spec"]["display_name"] == "Python (bnbook)"
+        listing = get(f"{base}/api/contents?{auth}")["content"]
+        assert any(item["name"] == "01_data.ipynb" for item in listing)
+        shot = screenshot(f"{base}/lab?{auth}", "jupyterlab", wait_ms=25000)
+
+    nb = tmp_path / "check.ipynb"
+    nb.write_text(json.dumps(NOTEBOOK))
+    done = subprocess.run(
+        [str(BIN / "jupyter"), "execute", "--kernel_name=bnbook", "--inplace", str(nb)],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    outputs = json.loads(nb.read_text())["cells"][0]["outputs"]
+    text = "".join("".join(o.get("text", "")) for o in outputs)
+    assert "device cpu 3.0" in text
+    for noise in ("oneDNN", "cpu_feature_guard", "absl::InitializeLog"):  # the quiet kernel
+        assert noise not in text and noise not in done.stderr, noise
+    print(f"\nJupyterLab answered /api/status {serving_s:.1f} s after start; screenshot: {shot}")
