@@ -149,6 +149,17 @@ def test_errors_during_the_import_pass_the_filter(capfd):
 def test_time_left_scales_by_work_not_by_runs():
     assert progress.time_left(10.0, done_work=1.0, total_work=4.0) == 30.0
     assert progress.time_left(10.0, 0.0, 4.0) is None
+    # 1 of 2 runs done, but 1/4 of the work: between 10 s (by count) and 30 s (by work)
+    assert progress.time_left(10.0, 1.0, 4.0, done_runs=1, total_runs=2) == 20.0
     with progress.OverallBar([1.0, 3.0], file=open("/dev/null", "w")) as bar:
         bar.done(1.0)
         assert bar.bar.n == 1 and bar.done_work == 1.0
+
+
+def test_the_book_names_the_device(monkeypatch):
+    from bnbook.presentation import report
+
+    monkeypatch.setenv("BNBOOK_PROFILE", "smoke")
+    assert "Trained on the CPU." in report.profile_note().data
+    with_gpus(monkeypatch, [T4, Gpu(2, T4.name, T4.compute_capability)])
+    assert "Trained on 2 GPUs (Tesla T4)." in report.profile_note().data

@@ -98,3 +98,12 @@ def gpu_precision(gpu: Gpu) -> str:
     if gpu.compute_capability >= (7, 0):
         return "mixed_float16"
     return "float32"
+
+
+def describe(gpu_list=None) -> str:
+    """The device kind for a reader: "the CPU" or "1 GPU (NVIDIA A100-SXM4-40GB)"."""
+    gpu_list = gpus() if gpu_list is None else gpu_list
+    if not gpu_list:
+        return "the CPU"
+    count = f"{len(gpu_list)} GPU" + ("s" if len(gpu_list) > 1 else "")
+    return f"{count} ({device_kind(gpu_list).removeprefix('gpu:')})"

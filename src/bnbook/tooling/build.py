@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bnbook.paths import PROJECT_ROOT
 from bnbook.runs.devices import default_workers
-from bnbook.runs.profiles import ENV_VAR, PROFILES
+from bnbook.runs.profiles import ENV_VAR, PROFILES, current_profile
 from bnbook.tooling.progress import OverallBar
 
 
@@ -65,7 +65,10 @@ def estimated_work(config) -> float:
     for width in (*(config.widths if config.model == "mlp" else config.dense), 10):
         macs, fan_in = macs + fan_in * width, width
     # Like train.steps_for, without importing TensorFlow into this process.
-    steps = config.steps or config.epochs * math.ceil(60_000 / config.batch_size)
+    profile = current_profile()
+    num_train = profile.train_examples or 60_000
+    steps = config.steps or config.epochs * math.ceil(num_train / config.batch_size)
+    steps = min(steps, profile.max_steps or steps)
     return steps * (3 * config.batch_size * macs + 1.5e7)  # + per-step overhead
 
 

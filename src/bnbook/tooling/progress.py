@@ -2,7 +2,7 @@
 
 Runs differ in cost by orders of magnitude (a 30-step smoke MLP, a 10-epoch
 CNN), so the time left is the elapsed time scaled by the estimated work
-(`build.estimated_work`) still to do, not by the number of runs.
+(`build.estimated_work`) still to do, averaged with the count of runs left.
 """
 
 import sys
@@ -11,11 +11,19 @@ import time
 from tqdm import tqdm
 
 
-def time_left(elapsed: float, done_work: float, total_work: float) -> float | None:
-    """Seconds left if the remaining work goes at the rate so far (None before any is done)."""
+def time_left(elapsed, done_work, total_work, done_runs=None, total_runs=None) -> float | None:
+    """Seconds left if the remaining work goes at the rate so far (None before any is done).
+
+    With run counts, the mean of that and the count-based estimate: every run
+    also has a fixed cost (building the model, tracing, evaluating) that the
+    work estimate leaves out, and which dominates tiny (smoke) runs.
+    """
     if done_work <= 0:
         return None
-    return elapsed * (total_work - done_work) / done_work
+    by_work = (total_work - done_work) / done_work
+    if not done_runs:
+        return elapsed * by_work
+    return elapsed * (by_work + (total_runs - done_runs) / done_runs) / 2
 
 
 class OverallBar:
@@ -36,7 +44,9 @@ class OverallBar:
     def done(self, work: float) -> None:
         """One run finished; `work` is its estimated work."""
         self.done_work += work
-        left = time_left(time.time() - self.started, self.done_work, self.total_work)
+        elapsed = time.time() - self.started
+        runs = (self.bar.n + 1, self.bar.total)
+        left = time_left(elapsed, self.done_work, self.total_work, *runs)
         if left is not None:
             self.bar.set_postfix_str(f"about {_duration(left)} left", refresh=False)
         self.bar.update(1)
