@@ -19,10 +19,10 @@ from bnbook.runs.records import RecordStore
 TRAINING_MODULES = (
     "paths",
     "networks.batchnorm",
-    "runs.devices",
     "networks.models",
     "networks.train",
     "runs.data",
+    "runs.devices",
     "runs.experiments",
     "runs.profiles",
     "runs.provenance",

@@ -26,6 +26,6 @@ def cpu_flags() -> set:
 def best_precision() -> str:
     from bnbook.runs.devices import gpu_precision, gpus
 
-    if gpus():  # the slowest GPU decides, so every worker runs the same config
+    if gpus():  # the least capable GPU decides: every worker runs the same configs
         return min((gpu_precision(g) for g in gpus()), key=PRECISION_ORDER.index)
     return "mixed_bfloat16" if cpu_flags() & NATIVE_BF16_FLAGS else "float32"
