@@ -212,3 +212,19 @@ def test_jupyterlab_serves_the_notebooks_with_the_project_kernel(tmp_path):
     for noise in ("oneDNN", "cpu_feature_guard", "absl::InitializeLog"):  # the quiet kernel
         assert noise not in text and noise not in done.stderr, noise
     print(f"\nJupyterLab answered /api/status {serving_s:.1f} s after start; screenshot: {shot}")
+
+
+def test_runs_are_named_by_chapter_and_config(monkeypatch):
+    from bnbook.runs.experiments import record_key
+    from bnbook.runs.profiles import PROFILES
+    from bnbook.runs.studies import chapter_configs
+
+    monkeypatch.setenv("BNBOOK_PROFILE", "smoke")
+    chapter, configs = next(iter(chapter_configs().items()))
+    key = record_key(configs[0], PROFILES["smoke"])
+    chapters = tensorboard.chapters_by_key()
+    assert chapters[key] == chapter
+    record = {"config": configs[0].as_dict(), "profile": "smoke", "key": key}
+    name = tensorboard.run_name(record, chapters[key])
+    assert name.startswith(f"smoke/{chapter.replace('/', '-')}/{configs[0].label()}")
+    assert name.endswith(key[:8]) and name.count("/") == 2
