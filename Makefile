@@ -3,7 +3,7 @@ PY := .venv/bin/python
 FORCE ?= 0
 FORCE_FLAG := $(if $(filter 1,$(FORCE)),--force,)
 
-.PHONY: setup book smoke test bench lint clean notebook-pdf
+.PHONY: setup book smoke test bench lint clean notebook-pdf lab tensorboard freeze
 
 # Names for the title page (and the HTML footer), over those in _config.yml:
 #   make book AUTHOR="Your Name" COLLABORATOR="Their Name"
@@ -32,6 +32,19 @@ notebook-pdf: setup  ## make notebook-pdf NB=notebooks/01_data.ipynb [BNBOOK_PRO
 	@test -n "$(NB)" || { echo "usage: make notebook-pdf NB=notebooks/01_data.ipynb" >&2; exit 2; }
 	$(NAMES) BNBOOK_PROFILE=$(BNBOOK_PROFILE) TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/jupyter nbconvert \
 	  --config book/latex/nbconvert_pdf.py --to pdf --execute "$(NB)" --output-dir _build/notebook-pdf
+
+# Tools (README, "Tools"): JupyterLab on the notebooks, TensorBoard on the records, exact pins.
+LAB_PORT ?= 8888
+TENSORBOARD_PORT ?= 6006
+lab: setup  ## JupyterLab on notebooks/ with the "Python (bnbook)" kernel [BNBOOK_PROFILE=smoke]
+	BNBOOK_PROFILE=$(BNBOOK_PROFILE) .venv/bin/jupyter lab --ServerApp.root_dir=notebooks \
+	  --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) --allow-root
+
+tensorboard: setup  ## every record's curves in TensorBoard (exported to _build/tensorboard/)
+	$(PY) -m bnbook.tooling.tensorboard --serve --port $(TENSORBOARD_PORT)
+
+freeze:  ## re-resolve requirements.txt's exact pins from requirements.in (~2 minutes)
+	@bash scripts/freeze.sh
 
 lint: setup
 	.venv/bin/ruff check src tests && .venv/bin/ruff format --check src tests

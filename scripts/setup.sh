@@ -82,6 +82,7 @@ print(base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).
 
 install_system_packages
 install_python_packages
+bash scripts/setup-tools.sh   # GPU build, quiet TensorFlow, Jupyter kernel (issue 13)
 fetch_mnist
 fetch_mathjax
 say "ready"

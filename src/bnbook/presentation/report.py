@@ -3,21 +3,24 @@
 from IPython.display import Markdown
 
 from bnbook.networks.batchnorm import BatchNorm
+from bnbook.runs.devices import describe as describe_device
 from bnbook.runs.profiles import current_profile
 
 
 def profile_note() -> Markdown:
     """An admonition naming the profile; the smoke one warns that numbers are not real."""
     profile = current_profile()
+    device = f" Trained on {describe_device()}."  # part of every record's key (issue 13)
     if profile.name == "smoke":
         return Markdown(
             ":::{warning}\nSmoke profile: the numbers on this page come from tiny subsets of "
             f"MNIST ({profile.train_examples} training and {profile.test_examples} test images) "
-            "and a few training steps. They test the machinery; they are not results.\n:::"
+            "and a few training steps. They test the machinery; they are not results."
+            f"{device}\n:::"
         )
     return Markdown(
         ":::{note}\nFull profile: every number on this page was measured by the run that "
-        "built this book, on all 60,000 training and 10,000 test images.\n:::"
+        f"built this book, on all 60,000 training and 10,000 test images.{device}\n:::"
     )
 
 

@@ -11,6 +11,7 @@ import os
 import statistics
 from dataclasses import asdict, dataclass, replace
 
+from bnbook.runs.devices import device_kind
 from bnbook.runs.profiles import Profile, current_profile
 from bnbook.runs.provenance import digest, library_versions, source_digest
 from bnbook.runs.records import RecordStore
@@ -24,6 +25,7 @@ TRAINING_MODULES = (
     "networks.probes",
     "networks.train",
     "runs.data",
+    "runs.devices",
     "runs.experiments",
     "runs.profiles",
     "runs.provenance",
@@ -97,6 +99,7 @@ def record_key(config: Config, profile: Profile) -> str:
             "profile": asdict(profile),
             "source": source_digest(TRAINING_MODULES),
             "versions": library_versions(),
+            "device": device_kind(),  # "cpu" or "gpu:<model>" (issue 13, runs/devices.py)
         }
     )
 

@@ -18,8 +18,10 @@ import time
 from pathlib import Path
 
 from bnbook.paths import PROJECT_ROOT
+from bnbook.runs.devices import default_workers
 from bnbook.runs.profiles import ENV_VAR, PROFILES
 from bnbook.tooling import names
+from bnbook.tooling.progress import OverallBar
 
 
 def output_root(profile: str) -> Path:
@@ -33,13 +35,12 @@ def pdf_path(profile: str) -> Path:
 
 
 def _init_worker(positions) -> None:
-    """A training worker: one TensorFlow thread, and its own progress-bar line."""
+    """A training worker: its device, one TensorFlow thread, its own progress-bar line."""
     global _BAR_POSITION
     _BAR_POSITION = positions.get()
-    import tensorflow as tf
+    from bnbook.tooling.workers import configure_worker
 
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    configure_worker(_BAR_POSITION - 1)  # line 0 is the overall bar
 
 
 def _train_in_worker(config):
@@ -70,7 +71,7 @@ def estimated_work(config) -> float:
     return steps * (3 * config.batch_size * macs + 1.5e7)  # + per-step overhead
 
 
-def train_missing(configs, force: bool, workers: int) -> None:
+def train_missing(configs, force: bool, workers: int, scheduler: str | None = None) -> None:
     """Train every config whose record is not cached (all, with `force`), in parallel.
 
     One process per core, each with one TensorFlow thread: this network's small
@@ -84,16 +85,24 @@ def train_missing(configs, force: bool, workers: int) -> None:
     if not todo:
         return
     todo.sort(key=estimated_work, reverse=True)  # longest first: the workers finish together
+    if scheduler:  # a Dask cluster instead of local processes (tooling/cluster.py)
+        from bnbook.tooling.cluster import train_on_cluster
+
+        return train_on_cluster(todo, scheduler, work_of=estimated_work)
     workers = max(1, min(workers, len(todo)))
     print(f"training {len(todo)} runs on {workers} worker(s)", flush=True)
+    overall = OverallBar([estimated_work(c) for c in todo])  # above the workers' bars
     context = multiprocessing.get_context("spawn")
     positions = context.Queue()
     for i in range(workers):
-        positions.put(i)
-    with concurrent.futures.ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(positions,)
-    ) as pool:
-        futures = [pool.submit(_train_in_worker, c) for c in todo]
+        positions.put(i + 1)
+    with (
+        overall,
+        concurrent.futures.ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_init_worker, initargs=(positions,)
+        ) as pool,
+    ):
+        futures = [overall.track(pool.submit(_train_in_worker, c), estimated_work(c)) for c in todo]
         try:
             for future in concurrent.futures.as_completed(futures):
                 future.result()  # re-raises a worker's error here
@@ -103,7 +112,7 @@ def train_missing(configs, force: bool, workers: int) -> None:
             raise
 
 
-def run_experiments(force: bool, workers: int) -> tuple[list, float, dict]:
+def run_experiments(force: bool, workers: int, scheduler=None) -> tuple[list, float, dict]:
     """Train what is missing, then load every run the chapters read.
 
     Returns ([(chapter, runs trained now, their training seconds)], the
@@ -121,7 +130,7 @@ def run_experiments(force: bool, workers: int) -> tuple[list, float, dict]:
     while todo := runs_to_train_next(current, run_or_load):
         rounds += 1
         print(f"== training round {rounds}: {len(todo)} runs", flush=True)
-        train_missing(todo, True, workers)
+        train_missing(todo, True, workers, scheduler)
         trained.update(todo)
     wall = time.time() - start
     chapters = chapter_configs()
@@ -178,7 +187,10 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", choices=sorted(PROFILES), default="full")
     parser.add_argument("--force", action="store_true", help="re-train and re-execute all")
     parser.add_argument("--builders", default="html,pdflatex", help="comma-separated")
-    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="training processes")
+    parser.add_argument(
+        "--workers", type=int, default=default_workers(), help="training processes (per GPU/core)"
+    )
+    parser.add_argument("--scheduler", help="train on this Dask cluster (tcp://HOST:PORT)")
     args = parser.parse_args(argv)
 
     os.environ[ENV_VAR] = args.profile
@@ -186,10 +198,11 @@ def main(argv=None) -> int:
     if args.force:
         shutil.rmtree(root / "_build" / ".jupyter_cache", ignore_errors=True)
 
-    per_chapter, training_wall, records = run_experiments(args.force, args.workers)
+    per_chapter, training_wall, records = run_experiments(args.force, args.workers, args.scheduler)
     summary_path = root / "_build" / "results" / "summary.json"
     write_summary(records, summary_path)
-    phases = [(f"training ({args.workers} workers in parallel)", training_wall)]
+    where = f"Dask cluster {args.scheduler}" if args.scheduler else f"{args.workers} workers"
+    phases = [(f"training ({where} in parallel)", training_wall)]
     for builder in args.builders.split(","):
         start = time.perf_counter()
         jupyter_book(root, builder, fresh=args.force)
