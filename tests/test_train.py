@@ -60,3 +60,18 @@ def test_augmented_batches_are_seeded():
     a, b, c = first_batches(0), first_batches(0), first_batches(1)
     assert all(np.array_equal(u, v) for u, v in zip(a, b, strict=True))
     assert not np.array_equal(a[0], c[0])
+
+
+def test_float16_training_scales_the_loss_and_others_do_not():
+    from bnbook.networks.train import precision_policy
+
+    config = Config(model="mlp", widths=(16,), lr=1e-2)
+    with precision_policy("mixed_float16"):
+        assert isinstance(make_optimizer(config, 10), keras.optimizers.LossScaleOptimizer)
+        model = build_model(config)
+        step = make_train_step(model, make_optimizer(config, 10))
+        x = np.random.default_rng(0).uniform(size=(8, 28, 28, 1)).astype("float32")
+        loss, _ = step(x, np.arange(8, dtype=np.int32) % 10)
+        assert np.isfinite(float(loss))
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored
+    assert not isinstance(make_optimizer(config, 10), keras.optimizers.LossScaleOptimizer)

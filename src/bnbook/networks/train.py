@@ -91,7 +91,11 @@ def make_optimizer(config, num_steps: int) -> keras.optimizers.Optimizer:
     }
     if config.optimizer not in optimizers:
         raise ValueError(f"unknown optimizer {config.optimizer!r}; use one of {list(optimizers)}")
-    return optimizers[config.optimizer]()
+    optimizer = optimizers[config.optimizer]()
+    if keras.mixed_precision.global_policy().name == "mixed_float16":
+        # float16 gradients underflow without it (bfloat16 has float32's exponent range).
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
 
 
 @contextlib.contextmanager
@@ -119,7 +123,8 @@ def make_train_step(model, optimizer):
         with tf.GradientTape() as tape:
             logits = model(x, training=True)
             loss = loss_fn(y, logits)
-        grads = tape.gradient(loss, model.trainable_variables)
+            scaled = optimizer.scale_loss(loss)  # the loss itself, unless loss scaling is on
+        grads = tape.gradient(scaled, model.trainable_variables)
         optimizer.apply(grads, model.trainable_variables)
         return loss, tf.stack([tf.norm(tf.cast(grads[i], tf.float32)) for i in kernels])
 
@@ -261,6 +266,7 @@ def train(config, data: dict, profile, progress: bool = True, bar_position: int 
     `bar_position`: the terminal line of the progress bar (one per parallel worker).
     """
     started = time.perf_counter()
+    keras.backend.clear_session()  # layer names (and so probe keys) do not depend on earlier runs
     set_determinism(config.seed)
     with precision_policy(config.precision):
         arrays = inputs_and_labels(data)
