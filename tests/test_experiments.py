@@ -114,3 +114,12 @@ def test_same_seed_gives_identical_losses(store, tmp_path):
     assert a["losses"] == b["losses"]
     c = run_or_load(config.with_seed(1), TINY, store, progress=False)
     assert c["losses"] != a["losses"]
+
+
+def test_conv_blocks_read_the_cnn_description_once():
+    from bnbook.runs.experiments import conv_blocks
+
+    assert conv_blocks((32, "pool", 64, 128, "pool")) == [(32, True), (64, False), (128, True)]
+    for bad in (("pool", 32), (32, "pool", "pool"), (32, "max")):
+        with pytest.raises(ValueError):
+            conv_blocks(bad)

@@ -22,6 +22,7 @@ from functools import partial
 import keras
 
 from bnbook.networks.batchnorm import BatchNorm, fuses
+from bnbook.runs.experiments import conv_blocks
 
 NUM_CLASSES = 10
 
@@ -98,13 +99,8 @@ def cnn(
     norm = norm if batch_norm else None
     inputs = keras.Input((28, 28, 1))
     x, index = inputs, 0
-    for i, spec in enumerate(widths):
-        if spec == "pool":
-            if i == 0 or widths[i - 1] == "pool":
-                raise ValueError(f"each 'pool' must follow a convolution; got widths={widths}")
-            continue  # applied with the convolution before it
-        pool = i + 1 < len(widths) and widths[i + 1] == "pool"
-        conv_args = dict(filters=spec, kernel_size=3, padding="same")
+    for filters, pool in conv_blocks(widths):
+        conv_args = dict(filters=filters, kernel_size=3, padding="same")
         x = _hidden(x, keras.layers.Conv2D, index, norm, "relu", pool, placement, **conv_args)
         index += 1
     x = keras.layers.Flatten()(x)
@@ -115,9 +111,13 @@ def cnn(
     return keras.Model(inputs, outputs, name=("bn_" if batch_norm else "") + "cnn")
 
 
-def build_model(config) -> keras.Model:
-    """The model a training config names (see bnbook.runs.experiments.Config)."""
-    norm = partial(BatchNorm, momentum=config.bn_momentum)
+def build_model(config, norm=None) -> keras.Model:
+    """The model a training config names (see bnbook.runs.experiments.Config).
+
+    `norm`: the normalization layer class when `config.batch_norm` (default: our
+    BatchNorm with the config's momentum; the benchmark passes Keras' layer).
+    """
+    norm = norm or partial(BatchNorm, momentum=config.bn_momentum)
     if config.model == "mlp":
         return mlp(config.widths, config.batch_norm, config.activation, norm)
     if config.model == "cnn":

@@ -107,7 +107,7 @@ def loss_curves(runs: dict, window: int = 50, ax=None, title: str | None = None)
     return ax
 
 
-def lr_sweep(records: list[dict], tail: int = 50):
+def sweep_curves(records: list[dict], tail: int = 50):
     """Final training loss and validation accuracy against the learning rate, BN on and off."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(8, 3.2))
     for batch_norm in (False, True):

@@ -77,6 +77,21 @@ class Config:
         return replace(self, seed=seed)
 
 
+def conv_blocks(widths) -> list[tuple[int, bool]]:
+    """A CNN's `widths` ((32, "pool", 64, ...)) read once: [(filters, pooled after), ...]."""
+    blocks = []
+    for i, spec in enumerate(widths):
+        if spec == "pool":
+            if i == 0 or widths[i - 1] == "pool":
+                raise ValueError(f"each 'pool' must follow a convolution; got widths={widths}")
+            blocks[-1] = (blocks[-1][0], True)
+        elif isinstance(spec, int) and spec > 0:
+            blocks.append((spec, False))
+        else:
+            raise ValueError(f"widths holds filter counts and 'pool'; got {spec!r} in {widths}")
+    return blocks
+
+
 def steps_per_epoch(config: Config, profile: Profile) -> int:
     return math.ceil(train_size(profile) / config.batch_size)
 
