@@ -153,13 +153,18 @@ def accuracy_table(see: dict[str, str] | None = None) -> Markdown:
     names = {"mlp": "MLP (4.1, 4.2)", "cnn": "CNN (4.3)"}
     rows = []
     for net, label in names.items():
-        row = [label, mean_std(summaries[net]), mean_std(summaries[f"{net}_bn"])]
+        row = [label] + [
+            f"{mean_std(s)} (lr {s['config']['lr']:g})"
+            for s in (summaries[net], summaries[f"{net}_bn"])
+        ]
         rows.append(row + ([see[net]] if see else []))
     headers = ["network", "without batch norm", "with batch norm"] + (["shown in"] if see else [])
     seeds = ", ".join(summaries["mlp"]["seeds"])
     profile = summaries["mlp"]["profile"]
     note = (
-        f"Test accuracy, mean ± sample standard deviation over seeds {seeds} "
+        f"Test accuracy, mean ± sample standard deviation over seeds {seeds}, each arm at "
+        "the learning rate it chose on validation (in parentheses); the test set is "
+        "evaluated once, at the end of each run "
         f"({profile} profile{': tiny subsets, not results' if profile == 'smoke' else ''})."
     )
     return Markdown(markdown_table(headers, rows).data + "\n\n" + note)
