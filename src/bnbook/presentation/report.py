@@ -95,6 +95,11 @@ def layer_table(model) -> Markdown:
     return markdown_table(["layer", "type", "output shape", "parameters"], rows)
 
 
+def setting(value) -> str:
+    """A candidate value as prose: 0.003 -> "0.003", "after_pool" -> "after pool"."""
+    return f"{value:g}" if isinstance(value, int | float) else str(value).replace("_", " ")
+
+
 def selection_table(selections: dict) -> Markdown:
     """Every candidate of every search, per arm: validation accuracy, the chosen one in bold.
 
@@ -104,8 +109,8 @@ def selection_table(selections: dict) -> Markdown:
     for label, selection in selections.items():
         for search in selection.searches:
             cells = [
-                f"**{value:g}: {percent(acc)}**" if value == search["chosen"]
-                else f"{value:g}: {percent(acc)}"
+                f"**{setting(value)}: {percent(acc)}**" if value == search["chosen"]
+                else f"{setting(value)}: {percent(acc)}"
                 for value, acc in zip(search["values"], search["val_accuracy"], strict=True)
             ]  # fmt: skip
             rows.append([label, search["field"], ", ".join(cells)])
