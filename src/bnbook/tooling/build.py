@@ -4,17 +4,25 @@ Training runs first, here, with progress bars in the terminal; the notebooks
 then read the finished records from the cache, so the Jupyter Book step only
 plots and tabulates. Prints a per-chapter time breakdown and where the
 output is.
+
+Under faults: one build at a time per output folder (a lock); Ctrl-C or SIGTERM
+stops every worker at once, keeping the records already finished; records are
+keyed on the code each worker imported; the finished HTML and PDF are scanned
+for error output, tracebacks and raw glue roles (bnbook.tooling.scan).
 """
 
 import argparse
 import concurrent.futures
+import fcntl
 import json
 import math
 import multiprocessing
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,17 +37,31 @@ def output_root(profile: str) -> Path:
 
 def pdf_path(profile: str) -> Path:
     """The printable book; its name comes from latex.latex_documents.targetname in _config.yml."""
-    return output_root(profile) / "_build" / "latex" / "book.pdf"
+    return pdf_path_in(output_root(profile))
+
+
+# Training and the notebooks' kernels use this many TensorFlow threads; it is part
+# of every record key (experiments.record_key), so both must agree.
+TRAIN_THREADS = 1
+STOP_SECONDS = 5  # after Ctrl-C/SIGTERM, workers get this long before they are killed
 
 
 def _init_worker(positions) -> None:
-    """A training worker: one TensorFlow thread, and its own progress-bar line."""
+    """A training worker: one TensorFlow thread, its own progress-bar line, no Ctrl-C.
+
+    Ctrl-C reaches the whole process group; the build's main process alone
+    handles it (it stops the workers), so a worker never goes on to its next run.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     global _BAR_POSITION
     _BAR_POSITION = positions.get()
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.config.threading.set_intra_op_parallelism_threads(TRAIN_THREADS)
+    tf.config.threading.set_inter_op_parallelism_threads(TRAIN_THREADS)
+    from bnbook.runs.experiments import loaded_source_digest
+
+    loaded_source_digest()  # the code this worker runs is the code its records are keyed on
 
 
 def _train_in_worker(config):
@@ -68,7 +90,22 @@ def estimated_work(config) -> float:
     return steps * (3 * config.batch_size * macs + 1.5e7)  # + per-step overhead
 
 
-def train_missing(configs, force: bool, workers: int) -> None:
+def _stop_workers(pool, futures) -> None:
+    """Stop every worker now (a half-trained run is lost; finished records stay)."""
+    for future in futures:
+        future.cancel()
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + STOP_SECONDS
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def train_missing(configs, force: bool, workers: int, source: str | None = None) -> None:
     """Train every config whose record is not cached (all, with `force`), in parallel.
 
     One process per core, each with one TensorFlow thread: this network's small
@@ -76,9 +113,10 @@ def train_missing(configs, force: bool, workers: int) -> None:
     core, so two single-threaded runs side by side finish sooner than two runs
     one after the other on two threads; the convolutions run as fast either way.
     """
-    from bnbook.runs.experiments import is_cached
+    from bnbook.runs.experiments import is_cached, record_key
+    from bnbook.runs.profiles import current_profile
 
-    todo = list(dict.fromkeys(c for c in configs if force or not is_cached(c)))
+    todo = list(dict.fromkeys(c for c in configs if force or not is_cached(c, source=source)))
     if not todo:
         return
     todo.sort(key=estimated_work, reverse=True)  # longest first: the workers finish together
@@ -88,17 +126,23 @@ def train_missing(configs, force: bool, workers: int) -> None:
     positions = context.Queue()
     for i in range(workers):
         positions.put(i)
-    with concurrent.futures.ProcessPoolExecutor(
+    pool = concurrent.futures.ProcessPoolExecutor(
         workers, mp_context=context, initializer=_init_worker, initargs=(positions,)
-    ) as pool:
-        futures = [pool.submit(_train_in_worker, c) for c in todo]
-        try:
-            for future in concurrent.futures.as_completed(futures):
-                future.result()  # re-raises a worker's error here
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+    )
+    futures = {pool.submit(_train_in_worker, c): c for c in todo}
+    try:
+        for future in concurrent.futures.as_completed(futures):
+            record = future.result()  # re-raises a worker's error here
+            expected = record_key(futures[future], current_profile(), source)
+            if source is not None and record["key"] != expected:
+                raise SystemExit(
+                    "error: the training code changed while this build ran; the runs "
+                    "trained so far are kept under the code that made them. Run the build again."
+                )
+    except BaseException:
+        _stop_workers(pool, futures)
+        raise
+    pool.shutdown()
 
 
 def run_experiments(force: bool, workers: int) -> tuple[list, float, dict]:
@@ -107,18 +151,28 @@ def run_experiments(force: bool, workers: int) -> tuple[list, float, dict]:
     Returns ([(chapter, runs trained now, their training seconds)], the
     training phase's wall time, the records grouped by config (seeds together)).
     """
-    from bnbook.runs.experiments import run_or_load
+    from bnbook.runs.experiments import TRAINING_MODULES, record_key
+    from bnbook.runs.profiles import current_profile
+    from bnbook.runs.provenance import source_digest
+    from bnbook.runs.records import RecordStore
     from bnbook.runs.studies import chapter_configs
 
+    # This process never trains: it keys on the source as it is now, and the
+    # workers' records must come back under the same key (else the code changed).
+    source = source_digest(TRAINING_MODULES)
     chapters = chapter_configs()
     for chapter, configs in chapters.items():
         print(f"== {chapter}: {len(configs)} runs", flush=True)
     start = time.time()
-    train_missing([c for cs in chapters.values() for c in cs], force, workers)
+    train_missing([c for cs in chapters.values() for c in cs], force, workers, source)
     wall = time.time() - start
+    store, profile = RecordStore(), current_profile()
     per_chapter, by_config = [], {}
     for chapter, configs in chapters.items():
-        records = [run_or_load(c) for c in configs]
+        records = [store.get(record_key(c, profile, source)) for c in configs]
+        if None in records:
+            missing = configs[records.index(None)].label()
+            raise SystemExit(f"error: no record of {missing} after training; run the build again")
         for config, record in zip(configs, records, strict=True):
             by_config.setdefault(config.with_seed(0), []).append(record)
         trained_now = [r for r in records if r.get("created", 0) >= start]
@@ -136,9 +190,14 @@ def write_summary(by_config: dict, path: Path) -> None:
         "all_runs": [summarize(records) for records in by_config.values()],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(summary, indent=1))
-    tmp.replace(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(summary, f, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def jupyter_book(root: Path, builder: str, fresh: bool) -> None:
@@ -147,9 +206,70 @@ def jupyter_book(root: Path, builder: str, fresh: bool) -> None:
     cmd += ["-W", "-n", "--keep-going"]  # warnings are errors; list them all before failing
     if fresh:
         cmd.append("--all")
-    result = subprocess.run(cmd, cwd=PROJECT_ROOT)
+    result = subprocess.run(cmd, cwd=PROJECT_ROOT, env=kernel_environment())
     if result.returncode != 0:
         raise SystemExit(f"error: the {builder} build failed (see the warnings above)")
+
+
+def kernel_environment() -> dict:
+    """The environment of jupyter-book and so of the notebooks' kernels.
+
+    Without BNBOOK_FORCE (the build already re-trained; kernels must only read),
+    with the workers' thread count (part of every record key) and absolute
+    record and data folders (kernels run in notebooks/).
+    """
+    from bnbook.runs.data import DATA_DIR
+    from bnbook.runs.experiments import FORCE_ENV_VAR
+    from bnbook.runs.records import RECORDS_DIR
+
+    env = {k: v for k, v in os.environ.items() if k != FORCE_ENV_VAR}
+    env["TF_NUM_INTRAOP_THREADS"] = env["TF_NUM_INTEROP_THREADS"] = str(TRAIN_THREADS)
+    env["BNBOOK_RECORDS_DIR"], env["BNBOOK_DATA_DIR"] = str(RECORDS_DIR), str(DATA_DIR)
+    return env
+
+
+def lock_output(root: Path):
+    """Hold the output folder for this build; a second build waits here, saying for whom.
+
+    Returns the open lock file (the lock lasts as long as it stays open).
+    """
+    path = root / "_build" / ".build.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = open(path, "a+")  # noqa: SIM115 - held open for the whole build
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "another process"
+        print(f"waiting: another build ({holder}) is using {root / '_build'}", flush=True)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"pid {os.getpid()}\n")
+    lock.flush()
+    return lock
+
+
+def scan_book(root: Path, builders: list[str]) -> None:
+    """Fail, naming the page, if the finished HTML or PDF shows an error or a raw role."""
+    from bnbook.tooling.scan import scan_html, scan_pdf
+
+    problems = []
+    if "html" in builders:
+        problems += scan_html(root / "_build" / "html")
+    if "pdflatex" in builders and pdf_path_in(root).exists():
+        problems += scan_pdf(pdf_path_in(root))
+    if problems:
+        print("\n".join(f"error: {p}" for p in problems), file=sys.stderr)
+        raise SystemExit(f"error: {len(problems)} problem(s) in the built book (listed above)")
+
+
+def pdf_path_in(root: Path) -> Path:
+    return root / "_build" / "latex" / "book.pdf"
+
+
+def _raise_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)  # unwinds like Ctrl-C: workers stopped, locks released
 
 
 def main(argv=None) -> int:
@@ -159,20 +279,36 @@ def main(argv=None) -> int:
     parser.add_argument("--builders", default="html,pdflatex", help="comma-separated")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="training processes")
     args = parser.parse_args(argv)
+    builders = [b for b in args.builders.split(",") if b and b != "none"]
 
+    from bnbook.runs.experiments import FORCE_ENV_VAR
+    from bnbook.runs.records import RecordStore
+
+    # BNBOOK_FORCE=1 means --force here, and only here: kernels must not re-train.
+    force = args.force or os.environ.pop(FORCE_ENV_VAR, None) == "1"
     os.environ[ENV_VAR] = args.profile
+    os.environ["TF_NUM_INTRAOP_THREADS"] = os.environ["TF_NUM_INTEROP_THREADS"] = str(TRAIN_THREADS)
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
     root = output_root(args.profile)
-    if args.force:
-        shutil.rmtree(root / "_build" / ".jupyter_cache", ignore_errors=True)
-
-    per_chapter, training_wall, records = run_experiments(args.force, args.workers)
-    summary_path = root / "_build" / "results" / "summary.json"
-    write_summary(records, summary_path)
-    phases = [(f"training ({args.workers} workers in parallel)", training_wall)]
-    for builder in args.builders.split(","):
-        start = time.perf_counter()
-        jupyter_book(root, builder, fresh=args.force)
-        phases.append((f"jupyter-book {builder}", time.perf_counter() - start))
+    lock = lock_output(root)
+    try:
+        RecordStore().remove_leftovers()  # of builds that were killed
+        if force:
+            shutil.rmtree(root / "_build" / ".jupyter_cache", ignore_errors=True)
+        per_chapter, training_wall, records = run_experiments(force, args.workers)
+        summary_path = root / "_build" / "results" / "summary.json"
+        write_summary(records, summary_path)
+        phases = [(f"training ({args.workers} workers in parallel)", training_wall)]
+        for builder in builders:
+            start = time.perf_counter()
+            jupyter_book(root, builder, fresh=force)
+            phases.append((f"jupyter-book {builder}", time.perf_counter() - start))
+        scan_book(root, builders)
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished runs are kept; the next build resumes", file=sys.stderr)
+        return 130
+    finally:
+        lock.close()
 
     print(f"\nTime per step ({args.profile} profile):")
     for name, seconds in phases:
@@ -184,7 +320,7 @@ def main(argv=None) -> int:
     print(f"  {'total':40s} {sum(s for _, s in phases):8.1f} s")
     print(f"\nHTML book: {root / '_build' / 'html' / 'index.html'}")
     print(f"Headline numbers: {summary_path}")
-    if "pdflatex" in args.builders.split(","):
+    if "pdflatex" in builders:
         print(f"PDF book:  {pdf_path(args.profile)}")
     return 0
 
