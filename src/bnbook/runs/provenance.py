@@ -71,6 +71,18 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# TensorFlow threads of the build's training workers and of the book's kernels (which
+# may train what is missing): one, see tooling.build. Part of every record key.
+TRAIN_THREADS = 1
+THREAD_ENV_VARS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
+def default_threads_env() -> None:
+    """Give this process (and the kernels it starts) TRAIN_THREADS, unless the user chose."""
+    for name in THREAD_ENV_VARS:
+        os.environ.setdefault(name, str(TRAIN_THREADS))
+
+
 def training_threads() -> int:
     """TensorFlow's intra-op threads here: as set, else from the environment, else all cores."""
     tf = sys.modules.get("tensorflow")

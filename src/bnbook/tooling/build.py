@@ -28,6 +28,7 @@ from pathlib import Path
 
 from bnbook.paths import PROJECT_ROOT
 from bnbook.runs.profiles import ENV_VAR, PROFILES
+from bnbook.runs.provenance import TRAIN_THREADS  # workers' and kernels' TF threads (in keys)
 
 
 def output_root(profile: str) -> Path:
@@ -40,9 +41,6 @@ def pdf_path(profile: str) -> Path:
     return pdf_path_in(output_root(profile))
 
 
-# Training and the notebooks' kernels use this many TensorFlow threads; it is part
-# of every record key (experiments.record_key), so both must agree.
-TRAIN_THREADS = 1
 STOP_SECONDS = 5  # after Ctrl-C/SIGTERM, workers get this long before they are killed
 
 

@@ -15,19 +15,28 @@ saves its environment, failed pages included) deletes the saved environment,
 so the next build reads every page again instead of serving the failed one.
 """
 
+import os
 from pathlib import Path
+from unittest import mock
 
+from bnbook.runs import provenance
 from bnbook.runs.profiles import current_profile
 from bnbook.runs.provenance import digest, library_versions, source_digest
 
 
 def record_keys() -> list[str]:
-    """The key of every record the chapters load, in book order."""
+    """The key of every record the chapters load, in book order, as the kernels compute them.
+
+    The kernels run with TensorFlow's thread count from the environment, by
+    default provenance.TRAIN_THREADS (`_key_the_cache` sets it for them).
+    """
     from bnbook.runs.experiments import TRAINING_MODULES, record_key
     from bnbook.runs.studies import chapter_configs
 
     profile, source = current_profile(), source_digest(TRAINING_MODULES)
-    return [record_key(c, profile, source) for cs in chapter_configs().values() for c in cs]
+    with mock.patch.dict(os.environ):
+        provenance.default_threads_env()
+        return [record_key(c, profile, source) for cs in chapter_configs().values() for c in cs]
 
 
 def book_key() -> str:
@@ -42,6 +51,7 @@ def book_key() -> str:
 
 
 def _key_the_cache(app, config):
+    provenance.default_threads_env()  # the kernels inherit it: records keyed as in the build
     key = book_key()
     config.bnbook_book_key = key
     # Caches under other keys are left alone: another build (say, of the PDF)
