@@ -79,7 +79,10 @@ fetch_mathjax() {
   tmp=$(mktemp -d)
   # shellcheck disable=SC2064  # expand $tmp now: the trap must remove this folder
   trap "rm -rf '$tmp'" EXIT  # also when a step below fails
-  (cd "$tmp" && npm pack -q "mathjax@$MATHJAX_VERSION" >/dev/null)
+  (cd "$tmp" && npm pack -q "mathjax@$MATHJAX_VERSION" >/dev/null) || {
+    echo "error: could not fetch mathjax@$MATHJAX_VERSION from the npm registry; check the network and re-run" >&2
+    exit 1
+  }
   local got
   got=$(.venv/bin/python -c 'import base64, hashlib, sys
 print(base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode())' \
