@@ -89,9 +89,11 @@ def estimated_work(config) -> float:
 
 
 def _stop_workers(pool, futures) -> None:
-    """Stop every worker now (a half-trained run is lost; finished records stay)."""
-    for future in futures:
-        future.cancel()
+    """Stop every worker now (a half-trained run is lost; finished records stay).
+
+    Futures are not cancelled: the pool marks them broken itself, and a cancelled
+    one makes its manager thread print a traceback (CPython 3.11).
+    """
     processes = list((getattr(pool, "_processes", None) or {}).values())
     for process in processes:
         process.terminate()
@@ -100,7 +102,7 @@ def _stop_workers(pool, futures) -> None:
         process.join(max(0.0, deadline - time.monotonic()))
         if process.is_alive():
             process.kill()
-    pool.shutdown(wait=False, cancel_futures=True)
+    pool.shutdown(wait=False)
 
 
 def train_missing(configs, force: bool, workers: int, source: str | None = None) -> None:
