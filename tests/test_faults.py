@@ -100,7 +100,24 @@ def test_the_build_fails_when_the_scan_finds_a_problem(tmp_path, monkeypatch):
 
 
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler's pdftotext")
-def test_the_pdf_scan_names_the_page(smoke_book):
+def test_the_pdf_scan_names_the_page(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.backends.backend_pdf import PdfPages
+    from matplotlib.figure import Figure
+
+    pdf = tmp_path / "book.pdf"
+    with PdfPages(pdf) as pages:
+        for text in ("4.1 MLP: accuracy 98%", "4.3 CNN: accuracy {glue:text}`cnn_acc`"):
+            figure = Figure()
+            figure.text(0.1, 0.5, text)
+            pages.savefig(figure)
+    problems = scan.scan_pdf(pdf)
+    assert len(problems) == 1 and "page 2 (4.3 CNN" in problems[0], problems
+
+
+def test_the_built_smoke_book_passes_the_scan(smoke_book):
     assert scan.scan_pdf(smoke_book / "latex" / "book.pdf") == []
     assert scan.scan_html(smoke_book / "html") == []
 
