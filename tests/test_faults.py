@@ -402,6 +402,22 @@ def test_a_huge_archive_member_is_refused_before_it_is_read(tmp_path):
     assert peak < 8 * 2**20, f"read {peak / 2**20:.0f} MB before checking the size"
 
 
+def test_a_data_error_in_the_build_is_one_line(monkeypatch, tmp_path, capsys):
+    def no_data(force, workers):
+        raise data.DataError("no MNIST source found in data; run `make setup`")
+
+    for name in ("BNBOOK_PROFILE", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        monkeypatch.setenv(name, os.environ.get(name, ""))  # restored after the test
+    monkeypatch.setattr("bnbook.runs.records.RECORDS_DIR", tmp_path / "records")
+    monkeypatch.setattr(build, "output_root", lambda profile: tmp_path)
+    monkeypatch.setattr(build, "run_experiments", no_data)
+    monkeypatch.setattr(build.signal, "signal", lambda *args: None)
+    assert build.main(["--profile", "smoke", "--builders", ""]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: no MNIST source found in data; run `make setup`"
+    ]
+
+
 # 11. Set-up integrity ------------------------------------------------------------
 
 

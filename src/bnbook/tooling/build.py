@@ -133,8 +133,9 @@ def train_missing(configs, force: bool, workers: int, source: str | None = None)
     try:
         for future in concurrent.futures.as_completed(futures):
             record = future.result()  # re-raises a worker's error here
-            expected = record_key(futures[future], current_profile(), source)
-            if source is not None and record["key"] != expected:
+            if source is None:
+                continue
+            if record["key"] != record_key(futures[future], current_profile(), source):
                 raise SystemExit(
                     "error: the training code changed while this build ran; the runs "
                     "trained so far are kept under the code that made them. Run the build again."
@@ -281,11 +282,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     builders = [b for b in args.builders.split(",") if b and b != "none"]
 
+    from bnbook.runs.data import DataError
     from bnbook.runs.experiments import FORCE_ENV_VAR
     from bnbook.runs.records import RecordStore
 
     # BNBOOK_FORCE=1 means --force here, and only here: kernels must not re-train.
-    force = args.force or os.environ.pop(FORCE_ENV_VAR, None) == "1"
+    force = os.environ.pop(FORCE_ENV_VAR, None) == "1" or args.force
     os.environ[ENV_VAR] = args.profile
     os.environ["TF_NUM_INTRAOP_THREADS"] = os.environ["TF_NUM_INTEROP_THREADS"] = str(TRAIN_THREADS)
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
@@ -307,6 +309,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: finished runs are kept; the next build resumes", file=sys.stderr)
         return 130
+    except DataError as e:  # from a worker too: one line, as `python -m bnbook.runs.data` says
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     finally:
         lock.close()
 
