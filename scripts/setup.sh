@@ -18,6 +18,7 @@ MATHJAX_VERSION=3.2.2
 MATHJAX_SHA512=Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsjKPZGJvtRZM1vO+geW0OhGw==
 MATHJAX_DIR=book/_static/mathjax
 PYTHON=${PYTHON:-python3}
+PIP_VERSION=26.3               # the pip that installs the pins (upgraded to exactly this)
 
 say() { echo "setup: $*"; }
 
@@ -45,9 +46,20 @@ install_python_packages() {
   # Re-install only when the pins changed since the last successful install.
   if ! cmp -s requirements.txt .venv/.installed-requirements.txt; then
     say "installing Python packages from requirements.txt (~1 minute)"
-    .venv/bin/pip install -q --upgrade pip
+    .venv/bin/pip install -q "pip==$PIP_VERSION"
     .venv/bin/pip install -q -r requirements.txt
     cp requirements.txt .venv/.installed-requirements.txt
+  fi
+  # The marker only says the pins did not change; check the packages are really there.
+  local broken
+  if ! broken=$(.venv/bin/python scripts/check_venv.py requirements.txt); then
+    say "repairing .venv: re-installing $(echo $broken)"
+    # shellcheck disable=SC2086  # one argument per pin
+    .venv/bin/pip install -q --force-reinstall --no-deps $broken
+    broken=$(.venv/bin/python scripts/check_venv.py requirements.txt) || {
+      echo "error: .venv is still damaged ($(echo $broken)); delete .venv and re-run" >&2
+      exit 1
+    }
   fi
 }
 
@@ -65,19 +77,25 @@ fetch_mathjax() {
   say "fetching MathJax $MATHJAX_VERSION from the npm registry"
   local tmp
   tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack -q "mathjax@$MATHJAX_VERSION" >/dev/null)
+  # shellcheck disable=SC2064  # expand $tmp now: the trap must remove this folder
+  trap "rm -rf '$tmp'" EXIT  # also when a step below fails
+  (cd "$tmp" && npm pack -q "mathjax@$MATHJAX_VERSION" >/dev/null) || {
+    echo "error: could not fetch mathjax@$MATHJAX_VERSION from the npm registry; check the network and re-run" >&2
+    exit 1
+  }
   local got
   got=$(.venv/bin/python -c 'import base64, hashlib, sys
 print(base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode())' \
     "$tmp/mathjax-$MATHJAX_VERSION.tgz")
   if [ "$got" != "$MATHJAX_SHA512" ]; then
-    echo "error: mathjax-$MATHJAX_VERSION.tgz has the wrong sha512; delete $tmp and re-run" >&2
+    echo "error: mathjax-$MATHJAX_VERSION.tgz has the wrong sha512; re-run" >&2
     exit 1
   fi
   tar xzf "$tmp/mathjax-$MATHJAX_VERSION.tgz" -C "$tmp"
   rm -rf "$MATHJAX_DIR.tmp" && mkdir -p "$(dirname "$MATHJAX_DIR")"
   mv "$tmp/package/es5" "$MATHJAX_DIR.tmp" && mv "$MATHJAX_DIR.tmp" "$MATHJAX_DIR"
   rm -rf "$tmp"
+  trap - EXIT
 }
 
 install_system_packages

@@ -1,12 +1,13 @@
 """The smoke-profile book builds with warnings as errors, and nothing in it can be stale."""
 
+import json
 import re
 import shutil
 
 import yaml
 
 from bnbook.runs import provenance
-from bnbook.tooling.build import PROJECT_ROOT
+from bnbook.tooling.build import PROJECT_ROOT, TRAIN_THREADS
 from bnbook.tooling.sphinx_ext import book_key
 
 
@@ -28,7 +29,42 @@ def test_no_page_shows_a_traceback_or_an_error_output(smoke_book):
     for file in toc_files():
         html = (smoke_book / "html" / f"{file}.html").read_text()
         assert "Traceback (most recent call last)" not in html, file
-        assert not re.search(r'class="[^"]*output[^"]*stderr', html), file
+        assert not re.search(r'class="[^"]*output[^"]*(stderr|traceback)', html), file
+
+
+# TensorFlow's INFO-level start-up log: "I1128 ..." records, absl's preamble, and the
+# second line of cpu_feature_guard's record. Anything else on stderr is a finding.
+TF_INFO = re.compile(
+    r"^(I\d{4} |WARNING: All log messages before absl::InitializeLog\(\)"
+    r"|To enable the following instructions: .* rebuild TensorFlow)"
+)
+
+
+def not_info(text: str) -> list[str]:
+    """The lines of a stderr stream that are not TensorFlow's INFO-level start-up log."""
+    return [line for line in text.splitlines() if line.strip() and not TF_INFO.match(line)]
+
+
+def test_no_notebook_writes_to_stderr(smoke_book):
+    """The pages hide stderr (`stderr_output: remove`), so read the executed notebooks."""
+    notebooks = sorted((smoke_book / "jupyter_execute").rglob("*.ipynb"))
+    assert notebooks, "no executed notebooks to check"
+    for notebook in notebooks:
+        for cell in json.loads(notebook.read_text())["cells"]:
+            for output in cell.get("outputs", []):
+                assert output["output_type"] != "error", notebook.name
+                if output.get("name") == "stderr":
+                    other = not_info("".join(output["text"]))
+                    assert not other, f"{notebook.name} wrote to stderr: {other[:3]}"
+
+
+def test_the_stderr_check_can_fail():
+    preamble = "WARNING: All log messages before absl::InitializeLog() is called are written"
+    info = "I0000 00:00:17.5 1 port.cc:153] oneDNN custom operations are on.\n"
+    assert not_info(preamble + "\n" + info) == []
+    assert not_info(info + "Traceback (most recent call last):\n") != []
+    assert not_info("W0000 00:00:17.5 1 x.cc:1] a warning\n") != []
+    assert not_info("  0%|          | 0/30 [00:00<?, ?step/s]") != []
 
 
 def test_every_notebook_is_in_the_toc():
@@ -66,6 +102,7 @@ def test_book_cache_key_follows_the_profile(monkeypatch):
 
 def test_the_execution_cache_lives_under_the_key(smoke_book, monkeypatch):
     monkeypatch.setenv("BNBOOK_PROFILE", "smoke")
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", str(TRAIN_THREADS))  # as in the build
     assert (smoke_book / ".jupyter_cache" / book_key()).is_dir()
 
 

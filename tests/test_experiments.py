@@ -21,6 +21,13 @@ def store(tmp_path):
     return RecordStore(tmp_path / "records")
 
 
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One real record (without its key), to store again in tests that need a complete one."""
+    record = run_or_load(SMALL_MLP, TINY, RecordStore(tmp_path_factory.mktemp("r")), False)
+    return {k: v for k, v in record.items() if k != "key"}
+
+
 def test_record_has_the_fields_chapters_read(store):
     record = run_or_load(SMALL_MLP, TINY, store, progress=False)
     assert len(record["losses"]) == record["steps"] == 8  # 512 images / 64 per batch
@@ -41,11 +48,11 @@ def test_cached_record_is_reused_without_training(store, monkeypatch):
     assert run_or_load(SMALL_MLP, TINY, store, progress=False) == first
 
 
-def test_force_switch_retrains(store, monkeypatch):
-    run_or_load(SMALL_MLP, TINY, store, progress=False)
+def test_force_switch_retrains(store, monkeypatch, trained):
+    store.put(record_key(SMALL_MLP, TINY), trained)
     monkeypatch.setenv(experiments.FORCE_ENV_VAR, "1")
-    monkeypatch.setattr("bnbook.networks.train.train", lambda *a, **k: {"trained": "again"})
-    assert run_or_load(SMALL_MLP, TINY, store, progress=False)["trained"] == "again"
+    monkeypatch.setattr("bnbook.networks.train.train", lambda *a, **k: {**trained, "created": -1})
+    assert run_or_load(SMALL_MLP, TINY, store, progress=False)["created"] == -1
 
 
 def test_config_and_profile_change_the_key():
@@ -56,13 +63,18 @@ def test_config_and_profile_change_the_key():
 
 
 def test_a_changed_line_of_source_changes_the_key(tmp_path, monkeypatch):
+    def on_disk():
+        return provenance.source_digest(experiments.TRAINING_MODULES)
+
     key = record_key(SMALL_MLP, TINY)
     copy = tmp_path / "bnbook"
     shutil.copytree(provenance.PACKAGE_DIR, copy)
     monkeypatch.setattr(provenance, "PACKAGE_DIR", copy)
-    assert record_key(SMALL_MLP, TINY) == key
+    assert record_key(SMALL_MLP, TINY, on_disk()) == key
     train_py = copy / "networks" / "train.py"
     train_py.write_text(train_py.read_text().replace("EVAL_BATCH = 1000", "EVAL_BATCH = 500"))
+    assert record_key(SMALL_MLP, TINY, on_disk()) != key
+    monkeypatch.setattr(experiments, "_LOADED_SOURCE", None)  # a new process, say
     assert record_key(SMALL_MLP, TINY) != key
 
 
@@ -86,20 +98,20 @@ def test_training_modules_cover_everything_training_imports():
     )
 
 
-def test_interrupted_write_leaves_no_record(store, monkeypatch):
+def test_interrupted_write_leaves_no_record(store, monkeypatch, trained):
     def interrupted(obj, f):
         f.write('{"partial": ')
         raise KeyboardInterrupt
 
     monkeypatch.setattr(json, "dump", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        store.put("abc", {"losses": [1.0]})
+        store.put("abc", trained)
     assert store.get("abc") is None
     assert list(store.directory.iterdir()) == []
 
 
-def test_truncated_or_foreign_record_is_a_miss(store):
-    store.put("abc", {"losses": [1.0]})
+def test_truncated_or_foreign_record_is_a_miss(store, trained):
+    store.put("abc", trained)
     path = store.path("abc")
     path.write_text(path.read_text()[:-5])
     assert store.get("abc") is None

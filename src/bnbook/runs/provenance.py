@@ -1,13 +1,17 @@
-"""What produced a result: library versions and a digest of our own source.
+"""What produced a result: library versions, a digest of our own source, the machine.
 
 Cache keys are built from these, so a cached result is never reused after the
-code or a library that made it changed.
+code, a library or a setting that changes its numbers changed; every record
+also states the machine it was made on (`machine()`).
 """
 
 import hashlib
 import json
+import os
 import platform
+import sys
 from importlib import metadata
+from pathlib import Path
 
 from bnbook.paths import PACKAGE_DIR
 
@@ -46,3 +50,74 @@ def digest(obj) -> str:
     """sha256 of a JSON-serialisable object, independent of dict order."""
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+# CPU features that make TensorFlow/oneDNN pick different kernels (so different
+# rounding): a record made with them is not the record a CPU without them makes.
+KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_bf16")
+
+
+def _cpuinfo() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
+def cpu_model() -> str:
+    for line in _cpuinfo().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+# TensorFlow threads of the build's training workers and of the book's kernels (which
+# may train what is missing): one, see tooling.build. Part of every record key.
+TRAIN_THREADS = 1
+THREAD_ENV_VARS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
+def default_threads_env() -> None:
+    """Give this process (and the kernels it starts) TRAIN_THREADS, unless the user chose."""
+    for name in THREAD_ENV_VARS:
+        os.environ.setdefault(name, str(TRAIN_THREADS))
+
+
+def training_threads() -> int:
+    """TensorFlow's intra-op threads here: as set, else from the environment, else all cores."""
+    tf = sys.modules.get("tensorflow")
+    if tf is not None and hasattr(tf, "config"):
+        set_here = tf.config.threading.get_intra_op_parallelism_threads()
+        if set_here:
+            return set_here
+    from_env = os.environ.get("TF_NUM_INTRAOP_THREADS", "")
+    return int(from_env) if from_env.isdigit() and int(from_env) > 0 else os.cpu_count() or 1
+
+
+def onednn_enabled() -> bool:
+    """Whether TensorFlow uses oneDNN's kernels (on by default on x86 Linux)."""
+    return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1").strip().lower() not in ("0", "false")
+
+
+def numerics() -> dict:
+    """What, besides config and code, changes the last bits of a run; part of every record key."""
+    from bnbook.runs.precision import cpu_flags
+
+    return {
+        "threads": training_threads(),
+        "onednn": onednn_enabled(),
+        "cpu_kernels": sorted(set(KERNEL_FLAGS) & cpu_flags()),
+    }
+
+
+def machine() -> dict:
+    """Where a record was made: stored in it, and shown once per results page."""
+    versions = library_versions()
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        **numerics(),
+        "tensorflow": versions.get("tensorflow-cpu") or versions.get("tensorflow"),
+        "python": versions["python"],
+        "host": platform.node(),
+    }
