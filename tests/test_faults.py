@@ -25,7 +25,7 @@ from bnbook.runs.profiles import Profile
 from bnbook.runs.records import RecordStore
 from bnbook.tooling import build, scan, sphinx_ext
 
-TINY = Profile("tiny-test", 512, 200, 12, seeds=(0,))
+TINY = Profile("tiny-test", 512, 100, 200, 12, seeds=(0,))
 SMALL_MLP = Config(model="mlp", widths=(32, 16), epochs=1, batch_size=64)
 
 
