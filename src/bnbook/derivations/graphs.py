@@ -4,12 +4,12 @@ A computation is a list of values (inputs, parameters, the loss and what lies
 between) and a list of ops, each reading some values and writing one. ``draw``
 turns it into a graphviz.Digraph in which every op is one box together with the
 value it writes (``h1 = W1 X + b1``), inputs and parameters are ellipses
-(parameters shaded) and the loss is doubly outlined. Forward, every edge carries
-the shape of the value flowing along it; with ``backward=True`` the edges point
-back and carry the gradient sent along them, and each box shows its local
-derivative. Notation as in book/notation.md: the homework's ``h = W x + b`` with a
-batch of m examples as columns, so X is (D, m); δ1 = ∂L/∂h1, δ2 = ∂L/∂h2,
-δo = ∂L/∂o.
+(parameters shaded) and the loss is doubly outlined. Forward, every node shows
+its shape (edges stay unlabelled, which keeps the drawing short enough to share a
+printed page); with ``backward=True`` the edges point back and carry the gradient
+sent along them, and each box shows its local derivative. Notation as in
+book/notation.md: the homework's ``h = W x + b`` with a batch of m examples as
+columns, so X is (D, m); δ1 = ∂L/∂h1, δ2 = ∂L/∂h2, δo = ∂L/∂o.
 
 ``Value`` is a node of this drawing, not a tf.Tensor.
 """
@@ -26,8 +26,8 @@ import graphviz
 PAGE_WIDTH_IN = 6.3
 MAX_HEIGHT_IN = 7.0
 MIN_PRINTED_PT = 7.0
-NODE_FONT_PT = 11
-EDGE_FONT_PT = 10
+NODE_FONT_PT = 10
+EDGE_FONT_PT = 9
 
 
 @dataclass(frozen=True)
@@ -94,24 +94,23 @@ BACKWARD_COLOR = "#b2182b"
 
 
 def draw(comp: Computation, backward: bool = False) -> graphviz.Digraph:
-    """The graph of ``comp``, top to bottom: forward (edges labelled with shapes) or
+    """The graph of ``comp``, top to bottom: forward (nodes labelled with shapes) or
     backward (edges labelled with the gradients sent back, boxes with local derivatives).
 
     Fonts are chosen so that, scaled to fit PAGE_WIDTH_IN x MAX_HEIGHT_IN, every label
     still prints at MIN_PRINTED_PT or more (tests/test_graphs.py measures it).
     """
     g = graphviz.Digraph(comp.title, format="svg")
-    g.attr(rankdir="TB", size=f"{PAGE_WIDTH_IN},{MAX_HEIGHT_IN}", nodesep="0.2", ranksep="0.2")
+    g.attr(rankdir="TB", size=f"{PAGE_WIDTH_IN},{MAX_HEIGHT_IN}", nodesep="0.2", ranksep="0.1")
     g.attr("node", fontsize=str(NODE_FONT_PT), margin="0.08,0.03", height="0.3")
     g.attr("edge", fontsize=str(EDGE_FONT_PT), arrowsize="0.7")
-    shapes = {v.name: v.shape for v in comp.values}
     for v in comp.values:
         op = comp.op_writing(v.name)
         label = v.name if op is None else f"{v.name} = {op.label}"
-        if op is not None and backward and op.local:
+        if not backward:  # an input's shape fits on its line; a box has two
+            label += f" {v.shape}" if op is None else f"\n{v.shape}"
+        elif op is not None and op.local:
             label += f"\n{op.local}"
-        elif op is not None and not backward:
-            label += f"\n{v.shape}"
         g.node(v.name, label, **STYLE[v.kind])
     for op in comp.ops:
         for name, grad in zip(op.inputs, op.sends, strict=True):
@@ -120,7 +119,7 @@ def draw(comp: Computation, backward: bool = False) -> graphviz.Digraph:
                 g.edge(name, op.output, label=f" {grad} ", color=BACKWARD_COLOR,
                        fontcolor=BACKWARD_COLOR, dir="back")  # fmt: skip
             else:
-                g.edge(name, op.output, label=f" {shapes[name]} ")
+                g.edge(name, op.output)
     return g
 
 
@@ -184,7 +183,7 @@ NETWORK = Computation(
         _OP2,
         Op("tanh(h2)", ("h2",), "a2", "∂a2/∂h2 = 1 − a2 ⊙ a2", ("δ2 = ∂L/∂a2 ⊙ (1 − a2 ⊙ a2)",)),
         _OP3,
-        Op("softmax(o)", ("o",), "p", "∂pₖ/∂oⱼ = pₖ(δₖⱼ − pⱼ)", ("δo = (p − y)/m",)),
+        Op("softmax(o)", ("o",), "p", "∂p/∂o = diag(p) − p pᵀ", ("δo = (p − y)/m",)),
         Op("−(1/m) Σ y log p", ("p", "y"), "L", "∂L/∂L = 1", ("∂L/∂p = −y/(m p)", "")),
     ),
 )
