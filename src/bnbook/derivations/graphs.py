@@ -28,6 +28,7 @@ MAX_HEIGHT_IN = 7.0
 MIN_PRINTED_PT = 7.0
 NODE_FONT_PT = 10
 EDGE_FONT_PT = 9
+FONT = "DejaVu Serif"
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,10 @@ def draw(comp: Computation, backward: bool = False) -> graphviz.Digraph:
     """
     g = graphviz.Digraph(comp.title, format="svg")
     g.attr(rankdir="TB", size=f"{PAGE_WIDTH_IN},{MAX_HEIGHT_IN}", nodesep="0.2", ranksep="0.1")
-    g.attr("node", fontsize=str(NODE_FONT_PT), margin="0.08,0.03", height="0.3")
-    g.attr("edge", fontsize=str(EDGE_FONT_PT), arrowsize="0.7")
+    # Name the font the SVG will be rendered with (fontconfig's serif here), so the
+    # boxes graphviz sizes are the boxes the text fills.
+    g.attr("node", fontsize=str(NODE_FONT_PT), fontname=FONT, margin="0.1,0.03", height="0.3")
+    g.attr("edge", fontsize=str(EDGE_FONT_PT), fontname=FONT, arrowsize="0.7")
     for v in comp.values:
         op = comp.op_writing(v.name)
         label = v.name if op is None else f"{v.name} = {op.label}"
