@@ -111,7 +111,8 @@ def draw(comp: Computation, backward: bool = False) -> graphviz.Digraph:
         op = comp.op_writing(v.name)
         label = v.name if op is None else f"{v.name} = {op.label}"
         if not backward:  # an input's shape fits on its line; a box has two
-            label += f" {v.shape}" if op is None else f"\n{v.shape}"
+            sep = "\n" if op is not None else " " if v.shape.startswith("(") else ", "
+            label += f"{sep}{v.shape}"
         elif op is not None and op.local:
             label += f"\n{op.local}"
         g.node(v.name, label, **STYLE[v.kind])
