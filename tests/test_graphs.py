@@ -1,4 +1,5 @@
-"""The graph descriptions and their drawing: counts, labels, validation, SVG output."""
+"""The graph descriptions and their drawing: counts, labels, validation, and the
+printed size of every label (>= 7 pt on the page, graphs no taller than 7 in)."""
 
 import re
 import shutil
@@ -8,92 +9,114 @@ import pytest
 from bnbook.derivations.graphs import (
     BATCHNORM,
     COMPUTATIONS,
+    MAX_HEIGHT_IN,
+    MIN_PRINTED_PT,
     NETWORK,
-    SOFTMAX_CROSS_ENTROPY,
+    PAGE_WIDTH_IN,
+    Computation,
     Op,
-    Tensor,
+    Value,
     draw,
+    printed_font_sizes,
 )
-from bnbook.derivations.graphs import Computation as Comp
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz 'dot' not installed")
 
 
-def nodes_and_edges(dot_source: str) -> tuple[list[str], list[tuple[str, str, str]]]:
-    """Node ids and (tail, head, label) edges parsed back from graphviz source."""
+def nodes_and_edges(dot_source: str) -> tuple[list[str], dict[tuple[str, str], str]]:
+    """Node ids and {(tail, head): label} parsed back from graphviz source."""
     nodes = re.findall(r'^\t"?([^\s"]+)"? \[label=', dot_source, flags=re.M)
-    edges = re.findall(r'^\t"?([^\s"]+)"? -> "?([^\s"]+)"? \[(.*)\]$', dot_source, flags=re.M)
-    return nodes, [(a, b, re.search(r'label="([^"]*)"', attrs)) for a, b, attrs in edges]
+    edge = r'^\t"?([^\s"]+)"? -> "?([^\s"]+)"?(?: \[(.*)\])?$'
+    edges = re.findall(edge, dot_source, flags=re.M)
+    labels = {}
+    for a, b, attrs in edges:
+        m = re.search(r'label="([^"]*)"', attrs)
+        labels[(a, b)] = m.group(1).strip() if m else ""
+    return nodes, labels
 
 
-@pytest.mark.parametrize(
-    "comp, n_tensors, n_ops, n_edges",
-    [(SOFTMAX_CROSS_ENTROPY, 4, 2, 5), (NETWORK, 15, 7, 21), (BATCHNORM, 8, 5, 15)],
-)
-def test_counts(comp, n_tensors, n_ops, n_edges):
+@pytest.mark.parametrize("comp, n_values, n_edges", [(NETWORK, 15, 14), (BATCHNORM, 8, 10)])
+def test_counts(comp, n_values, n_edges):
     for backward in (False, True):
         nodes, edges = nodes_and_edges(draw(comp, backward=backward).source)
-        assert len(nodes) == n_tensors + n_ops
+        assert len(nodes) == n_values  # one box per op, drawn with the value it writes
         assert len(edges) == n_edges
 
 
-def test_network_edges_carry_shapes_forward():
-    nodes, edges = nodes_and_edges(draw(NETWORK).source)
-    labels = {(a, b): m.group(1).strip() for a, b, m in edges}
-    assert labels[("X", "linear1")] == "(N, D)"
-    assert labels[("W1", "linear1")] == "(H1, D)"
-    assert labels[("W3", "linear3")] == "(C, H2)"
-    assert labels[("linear2", "h2")] == "(N, H2)"
-    assert labels[("xent", "L")] == "()"
+def test_network_forward_nodes_carry_homework_shapes():
     source = draw(NETWORK).source
-    assert "shape=box" in source and "shape=ellipse" in source
-    assert source.count("shape=box") == 7  # one shape for every op
+    assert '"X (D, m)"' in source  # the homework's W1 X, examples as columns
+    assert '"W1 (H1, D)"' in source and '"W3 (C, H2)"' in source
+    assert '"h1 = W1 X + b1\n(H1, m)"' in source
+    assert '"L = −(1/m) Σ y log p\nscalar"' in source
+    assert source.count("shape=box") == len(NETWORK.ops)  # one box per op
 
 
-def test_network_backward_labels_gradients_and_local_derivatives():
+def test_network_backward_labels_carry_transposes():
     source = draw(NETWORK, backward=True).source
-    nodes, edges = nodes_and_edges(source)
-    labels = {(a, b): m.group(1).strip() for a, b, m in edges if m}
-    assert labels[("W1", "linear1")] == "(∂L/∂h1)ᵀ X"
-    assert labels[("linear3", "o")] == "∂L/∂o"
-    assert labels[("o", "softmax")] == "(P − Y)/N"
-    assert "a1 ⊙ (1 − a1)" in source and "1 − a2²" in source
-    assert source.count("dir=back") == 21  # every edge points back
+    _, labels = nodes_and_edges(source)
+    assert labels[("X", "h1")] == "W1ᵀ δ1"
+    assert labels[("W1", "h1")] == "δ1 Xᵀ"
+    assert labels[("a2", "o")] == "W3ᵀ δo"
+    assert labels[("o", "p")] == "δo = (p − y)/m"  # one spelling, as in the chapters
+    assert "(∂h1/∂X)ᵀ = W1ᵀ" in source
+    assert "∂L/∂L = 1" in source
+    assert source.count("dir=back") == 14  # every edge points back
 
 
-def test_batchnorm_reaches_y_from_x_by_three_paths():
-    comp = BATCHNORM
-    consumers = [op.name for op in comp.ops if "x" in op.inputs]
-    assert sorted(consumers) == ["mean", "normalize", "variance"]
-    normalize = next(op for op in comp.ops if op.name == "normalize")
-    assert normalize.inputs == ("x", "μ", "σ²")
-    sends = dict(zip(normalize.inputs, normalize.sends, strict=True))
-    assert "−3/2" in sends["σ²"]
-
-
-def test_every_description_is_consistent():
+def test_one_batch_size_symbol():
     for comp in COMPUTATIONS.values():
-        produced = {op.output for op in comp.ops}
-        for t in comp.tensors:
-            assert (t.name in produced) == (t.kind not in ("input", "param")), t.name
-        assert comp.rankdir in ("LR", "TB")
+        for backward in (False, True):
+            source = draw(comp, backward=backward).source
+            assert not re.search(r"\bN\b", source), comp.title  # m, as in the homework
+
+
+def test_batchnorm_reaches_xhat_from_x_by_four_paths():
+    def paths(src: str, dst: str) -> int:
+        if src == dst:
+            return 1
+        return sum(paths(op.output, dst) for op in BATCHNORM.ops if src in op.inputs)
+
+    assert paths("x", "x̂") == 4  # direct, via μ, via σ², via μ -> σ²
+    assert paths("x", "F") == 4
+    variance = BATCHNORM.op_writing("σ²")
+    assert variance.sends[variance.inputs.index("μ")].endswith("= 0")  # x -> μ -> σ² adds 0
+    assert "∂F/∂F = 1" in draw(BATCHNORM, backward=True).source
 
 
 def test_descriptions_are_validated():
-    x, y = Tensor("x", "(N,)", "input"), Tensor("y", "(N,)")
+    x, y = Value("x", "(m)", "input"), Value("y", "(m)")
     with pytest.raises(ValueError, match="unknown"):
-        Comp("bad", (x,), (Op("f", "f", ("x",), "y"),))
+        Computation("bad", (x,), (Op("f", ("x",), "y", sends=("g",)),))
     with pytest.raises(ValueError, match="distinct"):
-        Comp("bad", (x, y), (Op("y", "f", ("x",), "y"),))
+        Computation("bad", (x, x), ())
     with pytest.raises(ValueError, match="one gradient per input"):
-        Comp("bad", (x, y), (Op("f", "f", ("x",), "y", sends=("a", "b")),))
+        Computation("bad", (x, y), (Op("f", ("x",), "y", sends=("a", "b")),))
+    with pytest.raises(ValueError, match="no op"):
+        Computation("bad", (x, y), ())
 
 
-@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz 'dot' not installed")
+def svg_of(name: str, backward: bool) -> str:
+    return draw(COMPUTATIONS[name], backward=backward).pipe(format="svg").decode()
+
+
+@needs_dot
+@pytest.mark.parametrize("backward", [False, True])
 @pytest.mark.parametrize("name", sorted(COMPUTATIONS))
-def test_renders_svg_within_page_width(name):
-    for backward in (False, True):
-        svg = draw(COMPUTATIONS[name], backward=backward).pipe(format="svg").decode()
-        width = float(re.search(r'<svg width="([\d.]+)pt"', svg).group(1))
-        height = float(re.search(r'height="([\d.]+)pt"', svg).group(1))
-        assert 0 < width <= 6.3 * 72 + 1  # 16 cm
-        assert 0 < height <= 9 * 72 + 1
-        assert "<text" in svg
+def test_every_label_prints_at_least_7pt_within_the_page(name, backward):
+    svg = svg_of(name, backward)
+    width = float(re.search(r'<svg width="([\d.]+)pt"', svg).group(1))
+    height = float(re.search(r'height="([\d.]+)pt"', svg).group(1))
+    assert 0 < width <= PAGE_WIDTH_IN * 72 + 1
+    assert 0 < height <= MAX_HEIGHT_IN * 72 + 1
+    sizes = printed_font_sizes(svg)
+    assert len(sizes) >= len(COMPUTATIONS[name].values)
+    assert min(sizes) >= MIN_PRINTED_PT
+
+
+def test_printed_font_sizes_scales_wide_svgs_to_the_column():
+    # A 906 pt wide SVG drawn at 1:2 inside it, then scaled to a 453.6 pt column: 14 pt -> 3.5 pt.
+    svg = (
+        '<svg width="906pt" height="100pt" viewBox="0 0 1812 200"><text font-size="14.00">a</text>'
+    )
+    assert printed_font_sizes(svg) == pytest.approx([14 * 0.5 * 453.6 / 906])

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from bnbook.derivations import autodiff, reference
 from bnbook.derivations.gradcheck import (
+    batchnorm_identities,
     numerical_gradient,
     random_batchnorm_inputs,
     random_network_inputs,
@@ -153,6 +154,39 @@ def test_batchnorm_forms_agree_and_dx_sums_to_zero(seed, N, D):
     scale = np.abs(dy).sum(axis=0) * np.abs(gamma) * cache.inv_std
     assert np.all(np.abs(dx.sum(axis=0)) <= 1e-12 * scale)
     np.testing.assert_allclose(y.mean(axis=0), beta, atol=1e-12)
+
+
+@PROPERTY
+@given(
+    seed=seeds, N=st.integers(2, 32), D=st.integers(1, 5), eps=st.sampled_from([0.0, 1e-5, 1e-3])
+)
+def test_batchnorm_shift_and_scale_identities(seed, N, D, eps):
+    """Problem 3's identities, both backward forms: sum_i dF/dx_i = 0, and
+    sum_i x_hat_i dF/dx_i = gamma eps (var + eps)^(-3/2) sum_i dF/dy_i x_hat_i (0 at eps = 0)."""
+    x, gamma, beta, dy = random_batchnorm_inputs(np.random.default_rng(seed), N, D)
+    _, cache = reference.batchnorm_forward(x, gamma, beta, eps)
+    scale = np.abs(dy).sum(axis=0) * np.abs(gamma) * cache.inv_std  # size of the terms
+    for backward in BACKWARDS:
+        dx = backward(dy, cache)[0]
+        assert np.all(np.abs(dx.sum(axis=0)) <= 1e-12 * scale)
+        predicted = gamma * eps * cache.inv_std**3 * (dy * cache.x_hat).sum(axis=0)
+        scale_sum = (cache.x_hat * dx).sum(axis=0)
+        assert np.all(np.abs(scale_sum - predicted) <= 1e-12 * scale * np.sqrt(N))
+    sums = batchnorm_identities(x, gamma, beta, eps, dy)
+    np.testing.assert_allclose(
+        sums["sum x_hat dx"], sums["predicted"], atol=1e-12 * scale.max() * N
+    )
+    if eps == 0.0:
+        assert np.all(np.abs(sums["sum x_hat dx"]) <= 1e-12 * scale * np.sqrt(N))
+
+
+def test_batchnorm_scale_identity_fails_for_a_wrong_gradient():
+    """The identity check can fail: dx without its x_hat term breaks it."""
+    x, gamma, beta, dy = random_batchnorm_inputs(np.random.default_rng(3), 8, 3)
+    _, cache = reference.batchnorm_forward(x, gamma, beta, 0.0)
+    wrong = gamma * cache.inv_std * (dy - dy.mean(axis=0))  # drops the x_hat sum
+    assert np.all(np.abs(wrong.sum(axis=0)) <= 1e-12)  # still passes the shift identity
+    assert np.abs((cache.x_hat * wrong).sum(axis=0)).max() > 1e-3
 
 
 def test_batchnorm_n2_small_eps_against_autodiff():

@@ -223,3 +223,19 @@ def random_batchnorm_inputs(
     gamma, beta = rng.normal(size=D), rng.normal(size=D)
     dy = rng.normal(size=(N, D))
     return x, gamma, beta, dy
+
+
+def batchnorm_identities(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float, dy: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Problem 3's two identities on one batch, per feature (each (D,)):
+    "sum dx" = sum_i dF/dx_i (exactly 0), "sum x_hat dx" = sum_i x_hat_i dF/dx_i, and
+    "predicted" = gamma eps (var + eps)^(-3/2) sum_i dF/dy_i x_hat_i, its exact value
+    (0 when eps = 0). x, dy (N, D); gamma, beta (D,); eps >= 0."""
+    _, cache = reference.batchnorm_forward(x, gamma, beta, eps)
+    dx, dgamma, _ = reference.batchnorm_backward_compact(dy, cache)
+    return {
+        "sum dx": dx.sum(axis=0),
+        "sum x_hat dx": (cache.x_hat * dx).sum(axis=0),
+        "predicted": cache.gamma * eps * cache.inv_std**3 * dgamma,
+    }

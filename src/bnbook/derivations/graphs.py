@@ -1,213 +1,240 @@
 """Computational graphs as data, and the one function that draws them.
 
-A computation is a list of tensors (inputs, parameters, intermediate values, the
-loss) and a list of ops, each reading some tensors and writing one. ``draw`` turns
-it into a graphviz.Digraph: tensors are ellipses (parameters shaded), ops are boxes,
-and every edge carries the shape of the tensor flowing along it. With
-``backward=True`` the edges point the other way and carry the gradient sent back
-along them, and each op shows its local derivative. Shapes use batches as rows:
-N batch, D features, H1/H2 hidden, C classes.
+A computation is a list of values (inputs, parameters, the loss and what lies
+between) and a list of ops, each reading some values and writing one. ``draw``
+turns it into a graphviz.Digraph in which every op is one box together with the
+value it writes (``h1 = W1 X + b1``), inputs and parameters are ellipses
+(parameters shaded) and the loss is doubly outlined. Forward, every node shows
+its shape (edges stay unlabelled, which keeps the drawing short enough to share a
+printed page); with ``backward=True`` the edges point back and carry the gradient
+sent along them, and each box shows its local derivative. Notation as in
+book/notation.md: the homework's ``h = W x + b`` with a batch of m examples as
+columns, so X is (D, m); δ1 = ∂L/∂h1, δ2 = ∂L/∂h2, δo = ∂L/∂o.
+
+``Value`` is a node of this drawing, not a tf.Tensor.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import graphviz
 
+# The printed page (book/notation.md, _config.yml): a 6.3 in text block; a graph
+# taller than 7 in would leave no room on its page for the text that introduces it.
+PAGE_WIDTH_IN = 6.3
+MAX_HEIGHT_IN = 7.0
+MIN_PRINTED_PT = 7.0
+NODE_FONT_PT = 10
+EDGE_FONT_PT = 9
+FONT = "DejaVu Serif"
+
 
 @dataclass(frozen=True)
-class Tensor:
-    name: str  # node id and label, e.g. "h1"
-    shape: str  # e.g. "(N, H1)"
+class Value:
+    """A node of the drawing: a named array with its shape, e.g. Value("h1", "(H1, m)")."""
+
+    name: str
+    shape: str
     kind: str = "value"  # "input", "param", "value" or "loss"
-    grad: str = ""  # the gradient arriving at this tensor, e.g. "∂L/∂h1"
 
 
 @dataclass(frozen=True)
 class Op:
-    name: str  # node id, unique
-    label: str  # what it computes, e.g. "sigmoid"
+    """One operation: reads ``inputs``, writes ``output`` as ``label`` (e.g. "W1 X + b1").
+
+    local: its local derivative, shown in backward mode; sends: the gradient it
+    sends back to each input, in the order of ``inputs``.
+    """
+
+    label: str
     inputs: tuple[str, ...]
     output: str
-    local: str = ""  # its local derivative(s), shown in backward mode
-    sends: tuple[str, ...] = ()  # gradient sent back to each input, in backward mode
+    local: str = ""
+    sends: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Computation:
+    """Values and the ops between them, checked for consistency on creation."""
+
     title: str
-    tensors: tuple[Tensor, ...]
+    values: tuple[Value, ...]
     ops: tuple[Op, ...]
-    rankdir: str = "LR"
 
     def __post_init__(self):
-        names = [t.name for t in self.tensors]
-        node_ids = names + [op.name for op in self.ops]  # one graphviz namespace
-        if len(set(node_ids)) != len(node_ids):
-            raise ValueError("tensor and op names must all be distinct")
+        names = [v.name for v in self.values]
+        if len(set(names)) != len(names):
+            raise ValueError("value names must be distinct")
         produced = [op.output for op in self.ops]
         if len(set(produced)) != len(produced):
-            raise ValueError("each tensor is written by at most one op")
+            raise ValueError("each value is written by at most one op")
         for op in self.ops:
             missing = {*op.inputs, op.output} - set(names)
             if missing:
-                raise ValueError(f"op {op.name} uses unknown tensors {sorted(missing)}")
-            if op.sends and len(op.sends) != len(op.inputs):
-                raise ValueError(f"op {op.name}: one gradient per input")
+                raise ValueError(f"op {op.label!r} uses unknown values {sorted(missing)}")
+            if len(op.sends) != len(op.inputs):
+                raise ValueError(f"op {op.label!r}: one gradient per input")
+        for v in self.values:
+            if (v.name in produced) == (v.kind in ("input", "param")):
+                raise ValueError(f"value {v.name}: only inputs and parameters have no op")
+
+    def op_writing(self, name: str) -> Op | None:
+        """The op whose output is the value ``name`` (None for inputs and parameters)."""
+        return next((op for op in self.ops if op.output == name), None)
 
 
 STYLE = {
     "input": {"shape": "ellipse"},
     "param": {"shape": "ellipse", "style": "filled", "fillcolor": "#dde8f4"},
-    "value": {"shape": "ellipse"},
-    "loss": {"shape": "ellipse", "peripheries": "2"},
+    "value": {"shape": "box", "style": "rounded"},
+    "loss": {"shape": "box", "style": "rounded", "peripheries": "2"},
 }
 BACKWARD_COLOR = "#b2182b"
 
 
-def draw(comp: Computation, backward: bool = False, width_in: float = 6.3) -> graphviz.Digraph:
-    """The graph of ``comp``: forward (edges labelled with shapes) or backward (edges
-    labelled with gradients, ops with local derivatives). At most width_in inches wide
-    (6.3 in = 16 cm, a printed page)."""
+def draw(comp: Computation, backward: bool = False) -> graphviz.Digraph:
+    """The graph of ``comp``, top to bottom: forward (nodes labelled with shapes) or
+    backward (edges labelled with the gradients sent back, boxes with local derivatives).
+
+    Fonts are chosen so that, scaled to fit PAGE_WIDTH_IN x MAX_HEIGHT_IN, every label
+    still prints at MIN_PRINTED_PT or more (tests/test_graphs.py measures it).
+    """
     g = graphviz.Digraph(comp.title, format="svg")
-    # At most 7 in tall, so a graph shares its printed page with the text that introduces it.
-    g.attr(rankdir=comp.rankdir, size=f"{width_in},7", nodesep="0.25", ranksep="0.3")
-    g.attr("node", fontsize="12")
-    g.attr("edge", fontsize="10")
-    tensors = {t.name: t for t in comp.tensors}
-    for t in comp.tensors:
-        g.node(t.name, t.name, **STYLE[t.kind])
+    g.attr(rankdir="TB", size=f"{PAGE_WIDTH_IN},{MAX_HEIGHT_IN}", nodesep="0.2", ranksep="0.1")
+    # Name the font the SVG will be rendered with (fontconfig's serif here), so the
+    # boxes graphviz sizes are the boxes the text fills.
+    g.attr("node", fontsize=str(NODE_FONT_PT), fontname=FONT, margin="0.1,0.03", height="0.3")
+    g.attr("edge", fontsize=str(EDGE_FONT_PT), fontname=FONT, arrowsize="0.7")
+    for v in comp.values:
+        op = comp.op_writing(v.name)
+        label = v.name if op is None else f"{v.name} = {op.label}"
+        if not backward:  # an input's shape fits on its line; a box has two
+            sep = "\n" if op is not None else " " if v.shape.startswith("(") else ", "
+            label += f"{sep}{v.shape}"
+        elif op is not None and op.local:
+            label += f"\n{op.local}"
+        g.node(v.name, label, **STYLE[v.kind])
     for op in comp.ops:
-        label = f"{op.label}\n{op.local}" if backward and op.local else op.label
-        g.node(op.name, label, shape="box", style="rounded")
-        if backward:
-            # Same layout as the forward graph, arrows reversed: gradients flow back.
-            color = {"color": BACKWARD_COLOR, "fontcolor": BACKWARD_COLOR, "dir": "back"}
-            sends = op.sends or ("",) * len(op.inputs)
-            for name, grad in zip(op.inputs, sends, strict=True):
-                g.edge(name, op.name, label=f" {grad} " if grad else "", **color)
-            g.edge(op.name, op.output, label=f" {tensors[op.output].grad} ", **color)
-        else:
-            for name in op.inputs:
-                g.edge(name, op.name, label=f" {tensors[name].shape} ")
-            g.edge(op.name, op.output, label=f" {tensors[op.output].shape} ")
+        for name, grad in zip(op.inputs, op.sends, strict=True):
+            if backward:
+                # Same layout as the forward graph, arrows reversed: gradients flow back.
+                g.edge(name, op.output, label=f" {grad} ", color=BACKWARD_COLOR,
+                       fontcolor=BACKWARD_COLOR, dir="back")  # fmt: skip
+            else:
+                g.edge(name, op.output)
     return g
 
 
-# --- Problem 1: softmax + cross-entropy ---------------------------------------------------
-
-SOFTMAX_CROSS_ENTROPY = Computation(
-    "softmax_cross_entropy",
-    tensors=(
-        Tensor("o", "(N, C)", "input", "∂L/∂o = (p − y)/N"),
-        Tensor("y", "(N, C)", "input"),
-        Tensor("p", "(N, C)", grad="∂L/∂p = −y/(N p)"),
-        Tensor("L", "()", "loss", "∂L/∂L = 1"),
-    ),
-    ops=(
-        Op("softmax", "softmax", ("o",), "p", "∂p_i/∂o_j = p_i(δ_ij − p_j)", ("(p − y)/N",)),
-        Op(
-            "xent",
-            "cross-entropy\n−(1/N) Σ y log p",
-            ("p", "y"),
-            "L",
-            "∂L/∂p_c = −y_c/(N p_c)",
-            ("∂L/∂p", ""),
-        ),
-    ),
-)
-
-# --- Problem 2: the network ---------------------------------------------------------------
+def printed_font_sizes(svg: str, column_width_in: float = PAGE_WIDTH_IN) -> list[float]:
+    """Size in pt of every text of a graphviz SVG as it prints: the SVG is included at
+    its natural size, or scaled down to the column width if wider."""
+    width_pt = float(re.search(r'<svg width="([\d.]+)pt"', svg).group(1))
+    view_width = float(re.search(r'viewBox="[\d.\-]+ [\d.\-]+ ([\d.]+) ', svg).group(1))
+    scale = (width_pt / view_width) * min(1.0, column_width_in * 72 / width_pt)
+    return [float(s) * scale for s in re.findall(r'<text[^>]*font-size="([\d.]+)"', svg)]
 
 
-def _linear(i: int, out: str, width: str, fan_in: str) -> tuple[Tensor, ...]:
-    return (
-        Tensor(f"W{i}", f"({width}, {fan_in})", "param", f"∂L/∂W{i}"),
-        Tensor(f"b{i}", f"({width},)", "param", f"∂L/∂b{i}"),
-        Tensor(out, f"(N, {width})", grad=f"∂L/∂{out}"),
+# --- Problem 2: the network (batch of m examples as columns) -----------------------------
+
+
+def _linear(i: int, x: str, out: str, width: str, fan_in: str) -> tuple[tuple, Op]:
+    values = (
+        Value(f"W{i}", f"({width}, {fan_in})", "param"),
+        Value(f"b{i}", f"({width}, 1)", "param"),
     )
-
-
-def _linear_op(i: int, x: str, out: str) -> Op:
-    return Op(
-        f"linear{i}",
-        f"{x} W{i}ᵀ + b{i}",
+    d = "δo" if out == "o" else f"δ{i}"
+    op = Op(
+        f"W{i} {x} + b{i}",
         (x, f"W{i}", f"b{i}"),
         out,
-        f"∂{out}/∂{x} = W{i}, ∂{out}/∂W{i} = {x}",
-        (f"∂L/∂{out} W{i}", f"(∂L/∂{out})ᵀ {x}", f"Σ_n ∂L/∂{out}"),
+        f"(∂{out}/∂{x})ᵀ = W{i}ᵀ,  ∂{out}/∂b{i} = 1",
+        (f"W{i}ᵀ {d}", f"{d} {x}ᵀ", f"Σ over batch of {d}"),
     )
+    return values, op
 
+
+_L1, _OP1 = _linear(1, "X", "h1", "H1", "D")
+_L2, _OP2 = _linear(2, "a1", "h2", "H2", "H1")
+_L3, _OP3 = _linear(3, "a2", "o", "C", "H2")
 
 NETWORK = Computation(
     "network",
-    tensors=(
-        Tensor("X", "(N, D)", "input"),
-        *_linear(1, "h1", "H1", "D"),
-        Tensor("a1", "(N, H1)", grad="∂L/∂a1"),
-        *_linear(2, "h2", "H2", "H1"),
-        Tensor("a2", "(N, H2)", grad="∂L/∂a2"),
-        *_linear(3, "o", "C", "H2"),
-        Tensor("p", "(N, C)", grad="∂L/∂p"),
-        Tensor("Y", "(N, C)", "input"),
-        Tensor("L", "()", "loss", "1"),
+    values=(
+        Value("X", "(D, m)", "input"),
+        *_L1,
+        Value("h1", "(H1, m)"),
+        Value("a1", "(H1, m)"),
+        *_L2,
+        Value("h2", "(H2, m)"),
+        Value("a2", "(H2, m)"),
+        *_L3,
+        Value("o", "(C, m)"),
+        Value("p", "(C, m)"),
+        Value("y", "(C, m)", "input"),
+        Value("L", "scalar", "loss"),
     ),
     ops=(
-        _linear_op(1, "X", "h1"),
-        Op("sigmoid", "sigmoid", ("h1",), "a1", "a1 ⊙ (1 − a1)", ("∂L/∂a1 ⊙ a1(1 − a1)",)),
-        _linear_op(2, "a1", "h2"),
-        Op("tanh", "tanh", ("h2",), "a2", "1 − a2²", ("∂L/∂a2 ⊙ (1 − a2²)",)),
-        _linear_op(3, "a2", "o"),
-        Op("softmax", "softmax", ("o",), "p", "Problem 1", ("(P − Y)/N",)),
-        Op("xent", "cross-entropy", ("p", "Y"), "L", "", ("∂L/∂p", "")),
+        _OP1,
+        Op(
+            "sigmoid(h1)",
+            ("h1",),
+            "a1",
+            "∂a1/∂h1 = a1 ⊙ (1 − a1)",
+            ("δ1 = ∂L/∂a1 ⊙ a1 ⊙ (1 − a1)",),
+        ),
+        _OP2,
+        Op("tanh(h2)", ("h2",), "a2", "∂a2/∂h2 = 1 − a2 ⊙ a2", ("δ2 = ∂L/∂a2 ⊙ (1 − a2 ⊙ a2)",)),
+        _OP3,
+        Op("softmax(o)", ("o",), "p", "∂p/∂o = diag(p) − p pᵀ", ("δo = (p − y)/m",)),
+        Op("−(1/m) Σ y log p", ("p", "y"), "L", "∂L/∂L = 1", ("∂L/∂p = −y/(m p)", "")),
     ),
-    rankdir="TB",
 )
 
-# --- Problem 3: batch normalization -------------------------------------------------------
+# --- Problem 3: batch normalization of one feature over a batch of m ----------------------
 
 BATCHNORM = Computation(
     "batchnorm",
-    tensors=(
-        Tensor("x", "(N, D)", "input", "∂F/∂x"),
-        Tensor("μ", "(D,)", grad="∂F/∂μ"),
-        Tensor("σ²", "(D,)", grad="∂F/∂σ²"),
-        Tensor("x̂", "(N, D)", grad="∂F/∂x̂ = γ ∂F/∂y"),
-        Tensor("γ", "(D,)", "param", "∂F/∂γ"),
-        Tensor("β", "(D,)", "param", "∂F/∂β"),
-        Tensor("y", "(N, D)", grad="∂F/∂y (given)"),
-        Tensor("F", "()", "loss", "1"),
+    values=(
+        Value("x", "(m)", "input"),
+        Value("μ", "scalar"),
+        Value("σ²", "scalar"),
+        Value("x̂", "(m)"),
+        Value("γ", "scalar", "param"),
+        Value("β", "scalar", "param"),
+        Value("y", "(m)"),
+        Value("F", "scalar", "loss"),
     ),
     ops=(
-        Op("mean", "mean over N", ("x",), "μ", "∂μ/∂x_i = 1/N", ("(1/N) ∂F/∂μ",)),
+        Op("(1/m) Σᵢ xᵢ", ("x",), "μ", "∂μ/∂xᵢ = 1/m", ("(1/m) ∂F/∂μ",)),
         Op(
-            "variance",
-            "(1/N) Σ (x_i − μ)²",
+            "(1/m) Σᵢ (xᵢ − μ)²",
             ("x", "μ"),
             "σ²",
-            "∂σ²/∂x_i = 2(x_i − μ)/N",
-            ("∂F/∂σ² · 2(x_i − μ)/N", "∂F/∂σ² · (−2/N) Σ (x_i − μ) = 0"),
+            "∂σ²/∂xᵢ = 2(xᵢ − μ)/m",
+            ("∂F/∂σ² · 2(xᵢ − μ)/m", "∂F/∂σ² · (−2/m) Σᵢ (xᵢ − μ) = 0"),
         ),
         Op(
-            "normalize",
             "(x − μ) / √(σ² + ε)",
             ("x", "μ", "σ²"),
             "x̂",
-            "∂x̂_i/∂x_i = 1/√(σ²+ε)",
-            ("∂F/∂x̂_i / √(σ²+ε)", "−Σ ∂F/∂x̂_i / √(σ²+ε)", "−½ Σ ∂F/∂x̂_i (x_i − μ)(σ²+ε)^−3/2"),
+            "∂x̂ᵢ/∂xᵢ = 1/√(σ² + ε)",
+            (
+                "∂F/∂x̂ᵢ / √(σ² + ε)",
+                "−Σᵢ ∂F/∂x̂ᵢ / √(σ² + ε)",
+                "−½ Σᵢ ∂F/∂x̂ᵢ (xᵢ − μ) (σ² + ε)^(−3/2)",
+            ),
         ),
         Op(
-            "scale_shift",
             "γ x̂ + β",
             ("x̂", "γ", "β"),
             "y",
-            "∂y/∂x̂ = γ",
-            ("γ ∂F/∂y", "Σ ∂F/∂y_i x̂_i", "Σ ∂F/∂y_i"),
+            "∂yᵢ/∂x̂ᵢ = γ",
+            ("γ ∂F/∂yᵢ", "Σᵢ ∂F/∂yᵢ x̂ᵢ", "Σᵢ ∂F/∂yᵢ"),
         ),
-        Op("apply_F", "F(y)", ("y",), "F", "", ("∂F/∂y",)),
+        Op("F(y)", ("y",), "F", "∂F/∂F = 1", ("∂F/∂yᵢ (given)",)),
     ),
-    rankdir="TB",
 )
 
-COMPUTATIONS = {c.title: c for c in (SOFTMAX_CROSS_ENTROPY, NETWORK, BATCHNORM)}
+COMPUTATIONS = {c.title: c for c in (NETWORK, BATCHNORM)}

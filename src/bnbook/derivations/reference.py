@@ -5,8 +5,10 @@ matching backward function takes the upstream gradient and the cache and
 returns one gradient per input, each named ``d<name>`` and shaped like its
 input. Everything is float64. Batches are rows: ``X`` is (N, D) and a weight
 ``W1`` is (H1, D) as in the homework's ``h = W x + b``, so a batch computes
-``X @ W1.T + b1``. Shape letters: N batch, D features, H1 and H2 hidden
-widths, C classes (the homework's classes 0..K, so C = K + 1).
+``X @ W1.T + b1``: each array is the transpose of the book's column-batch matrix
+(book/notation.md), and N is the book's batch size m. Shape letters: N batch,
+D features, H1 and H2 hidden widths, C classes (the homework's classes 0..K, so
+C = K + 1).
 """
 
 from __future__ import annotations
@@ -151,7 +153,7 @@ def batchnorm_forward(
 ) -> tuple[np.ndarray, BatchNormCache]:
     """Training-mode batch norm (Ioffe & Szegedy, Algorithm 1), statistics over N.
 
-    Inputs:  x (N, D); gamma (D,); beta (D,); eps > 0.
+    Inputs:  x (N, D); gamma (D,); beta (D,); eps >= 0 (0 only if no column is constant).
     Returns: y (N, D); a BatchNormCache.
     """
     x = np.asarray(x, dtype=np.float64)
@@ -177,8 +179,9 @@ def batchnorm_backward(
     dgamma = (dy * cache.x_hat).sum(axis=0)  # (D,)
     dx_hat = dy * cache.gamma  # (N, D)
     dvar = (dx_hat * (x - mu)).sum(axis=0) * (-0.5) * inv_std**3  # (D,)
+    # mu reaches x_hat directly and through var; the second term is 0 (sum of x - mu).
     dmu = -(dx_hat * inv_std).sum(axis=0) + dvar * (-2.0 / N) * (x - mu).sum(axis=0)  # (D,)
-    dx = dx_hat * inv_std + dvar * 2.0 * (x - mu) / N + dmu / N  # three paths from x to y
+    dx = dx_hat * inv_std + dvar * 2.0 * (x - mu) / N + dmu / N  # x's three direct uses
     return dx, dgamma, dbeta
 
 
