@@ -31,18 +31,24 @@ SMALL_MLP = Config(model="mlp", widths=(32, 16), epochs=1, batch_size=64)
 
 def fake_record(steps=3, **extra) -> dict:
     """A complete record, as networks.train + train_and_store make it (no training)."""
-    evals = [{"step": steps, "epoch": 1.0, "test_loss": 0.5, "test_accuracy": 0.9}]
+    evals = [
+        {"step": steps, "epoch": 1.0, "val_loss": 0.5, "val_accuracy": 0.9,
+         "train_loss": 0.4, "train_accuracy": 0.95}
+    ]  # fmt: skip
     return {
         "config": SMALL_MLP.as_dict(),
         "profile": TINY.name,
         "versions": provenance.library_versions(),
         "machine": provenance.machine(),
         "train_examples": 512,
+        "val_examples": 100,
         "test_examples": 200,
         "steps": steps,
         "losses": [1.0] * steps,
         "evals": evals,
         "probes": [],
+        "val_accuracy": 0.9,
+        "val_loss": 0.5,
         "test_accuracy": 0.9,
         "test_loss": 0.5,
         "train_time_s": 1.0,
@@ -139,7 +145,7 @@ def test_a_record_is_keyed_on_the_code_that_trained_it(store, tmp_path, monkeypa
 
     monkeypatch.setattr("bnbook.networks.train.train", train_while_someone_edits)
     monkeypatch.setattr("bnbook.runs.data.load_mnist", lambda: {})
-    monkeypatch.setattr(experiments, "subset", lambda data, profile: data)
+    monkeypatch.setattr("bnbook.runs.split.split", lambda data, profile: data)
     experiments.train_and_store(SMALL_MLP, TINY, store, progress=False)
     new_source = provenance.source_digest(experiments.TRAINING_MODULES)
     assert store.get(old_key) is not None, "the record is not under the code that made it"
@@ -247,9 +253,9 @@ def test_a_signal_stops_every_worker_within_5_s_and_the_next_build_resumes(
 def test_force_retrains_in_the_build_but_never_in_the_kernels(monkeypatch, tmp_path):
     seen = {}
 
-    def run_experiments(force, workers):
+    def run_experiments(force, workers, scheduler=None):
         seen["force"] = force
-        return [], 0.0, {}
+        return [], 0.0, {}, None
 
     def run(cmd, **kwargs):
         seen["env"] = kwargs.get("env")
@@ -261,7 +267,7 @@ def test_force_retrains_in_the_build_but_never_in_the_kernels(monkeypatch, tmp_p
     monkeypatch.setattr("bnbook.runs.records.RECORDS_DIR", tmp_path / "records")
     monkeypatch.setattr(build, "output_root", lambda profile: tmp_path)
     monkeypatch.setattr(build, "run_experiments", run_experiments)
-    monkeypatch.setattr(build, "write_summary", lambda records, path: None)
+    monkeypatch.setattr(build, "write_summary", lambda records, path, load: None)
     monkeypatch.setattr(build, "scan_book", lambda root, builders: None, raising=False)
     monkeypatch.setattr(build.signal, "signal", lambda *args: None)
     monkeypatch.setattr(subprocess, "run", run)
@@ -297,8 +303,8 @@ def test_a_second_build_waits_for_the_first_and_says_who_holds_it(tmp_path):
 def test_the_summary_is_written_through_a_unique_temporary_file(tmp_path, monkeypatch):
     path = tmp_path / "summary.json"
     path.with_suffix(".tmp").mkdir()  # the fixed name of the old code cannot be used
-    monkeypatch.setattr("bnbook.runs.studies.headline", lambda: {})
-    build.write_summary({}, path)
+    monkeypatch.setattr("bnbook.runs.studies.arms", lambda load: {})
+    build.write_summary({}, path, None)
     assert json.loads(path.read_text()) == {"headline": {}, "all_runs": []}
 
 
@@ -403,7 +409,7 @@ def test_a_huge_archive_member_is_refused_before_it_is_read(tmp_path):
 
 
 def test_a_data_error_in_the_build_is_one_line(monkeypatch, tmp_path, capsys):
-    def no_data(force, workers):
+    def no_data(force, workers, scheduler=None):
         raise data.DataError("no MNIST source found in data; run `make setup`")
 
     for name in ("BNBOOK_PROFILE", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
