@@ -47,7 +47,7 @@ freeze:  ## re-resolve requirements.txt's exact pins from requirements.in (~2 mi
 	@bash scripts/freeze.sh
 
 lint: setup
-	.venv/bin/ruff check src tests && .venv/bin/ruff format --check src tests
+	.venv/bin/ruff check src tests notebooks && .venv/bin/ruff format --check src tests notebooks
 
 clean:
 	rm -rf _build

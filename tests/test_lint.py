@@ -1,4 +1,4 @@
-"""One tool formats and lints the code: ruff, over src/ and tests/."""
+"""One tool formats and lints the code: ruff, over src/, tests/ and the notebooks."""
 
 import subprocess
 import sys
@@ -10,12 +10,12 @@ RUFF = Path(sys.executable).parent / "ruff"
 
 def test_ruff_check():
     result = subprocess.run(
-        [RUFF, "check", "src", "tests"], cwd=ROOT, capture_output=True, text=True
+        [RUFF, "check", "src", "tests", "notebooks"], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout
 
 
 def test_ruff_format():
-    cmd = [RUFF, "format", "--check", "src", "tests"]
+    cmd = [RUFF, "format", "--check", "src", "tests", "notebooks"]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
