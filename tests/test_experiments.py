@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from bnbook.runs import experiments, provenance
-from bnbook.runs.experiments import Config, record_key, run_or_load
+from bnbook.runs.config import Config
+from bnbook.runs.experiments import record_key, run_or_load
 from bnbook.runs.profiles import Profile
 from bnbook.runs.records import RecordStore
 
@@ -129,7 +130,7 @@ def test_same_seed_gives_identical_losses(store, tmp_path):
 
 
 def test_conv_blocks_read_the_cnn_description_once():
-    from bnbook.runs.experiments import conv_blocks
+    from bnbook.runs.config import conv_blocks
 
     assert conv_blocks((32, "pool", 64, 128, "pool")) == [(32, True), (64, False), (128, True)]
     for bad in (("pool", 32), (32, "pool", "pool"), (32, "max")):

@@ -20,7 +20,8 @@ import pytest
 
 from bnbook.paths import PROJECT_ROOT
 from bnbook.runs import data, experiments, precision, provenance
-from bnbook.runs.experiments import Config, record_key
+from bnbook.runs.config import Config
+from bnbook.runs.experiments import record_key
 from bnbook.runs.profiles import Profile
 from bnbook.runs.records import RecordStore
 from bnbook.tooling import build, scan, sphinx_ext

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bnbook.runs import studies
-from bnbook.runs.experiments import Config
+from bnbook.runs.config import Config
 from bnbook.runs.profiles import PROFILES
 from bnbook.runs.selection import NotReady, Search, candidates, select
 from bnbook.runs.split import VALIDATION_SIZE, split, split_indices

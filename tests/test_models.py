@@ -7,8 +7,8 @@ import pytest
 from bnbook.networks.batchnorm import BatchNorm
 from bnbook.networks.models import build_model, cnn, mlp
 from bnbook.networks.train import evaluate, make_optimizer, make_train_step, to_inputs
+from bnbook.runs.config import Config
 from bnbook.runs.data import load_mnist
-from bnbook.runs.experiments import Config
 
 
 def layers_of(model, kind):

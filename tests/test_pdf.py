@@ -152,10 +152,12 @@ def test_every_chapter_title_is_in_the_pdf(pages):
 
 def answer_modules() -> list[Path]:
     """What the PDF appendix must print, from the package layout: every module of
-    derivations/, networks/ and runs/, except the cache (records, provenance)."""
+    derivations/, networks/ and runs/, except the records cache (experiments, records,
+    provenance) and the machine decisions (profiles, precision, devices)."""
     package = PROJECT_ROOT / "src" / "bnbook"
     found = [p for sub in ("derivations", "networks", "runs") for p in (package / sub).glob("*.py")]
-    return sorted(p for p in found if p.name not in ("records.py", "provenance.py"))
+    machinery = ("experiments", "records", "provenance", "profiles", "precision", "devices")
+    return sorted(p for p in found if p.stem not in machinery)
 
 
 def appendix_listings(latex_dir: Path) -> list[str]:

@@ -6,8 +6,9 @@ import sys
 import pytest
 
 from bnbook.runs import devices, precision
+from bnbook.runs.config import Config
 from bnbook.runs.devices import Gpu
-from bnbook.runs.experiments import Config, record_key
+from bnbook.runs.experiments import record_key
 from bnbook.runs.profiles import PROFILES
 from bnbook.tooling import progress, quiet, workers
 

@@ -13,7 +13,7 @@ from bnbook.networks.train import (
     run_steps,
     train_batches,
 )
-from bnbook.runs.experiments import Config
+from bnbook.runs.config import Config
 
 
 def test_chunked_steps_match_one_step_at_a_time():

@@ -22,7 +22,7 @@ from functools import partial
 import keras
 
 from bnbook.networks.batchnorm import BatchNorm, fuses
-from bnbook.runs.experiments import conv_blocks
+from bnbook.runs.config import conv_blocks
 
 NUM_CLASSES = 10
 
@@ -112,7 +112,7 @@ def cnn(
 
 
 def build_model(config, norm=None) -> keras.Model:
-    """The model a training config names (see bnbook.runs.experiments.Config).
+    """The model a training config names (see bnbook.runs.config.Config).
 
     `norm`: the normalization layer class when `config.batch_norm` (default: our
     BatchNorm with the config's momentum; the benchmark passes Keras' layer).

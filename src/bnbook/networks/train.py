@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from bnbook.networks import probes
 from bnbook.networks.models import build_model
-from bnbook.runs.experiments import steps_per_epoch, total_steps
+from bnbook.runs.config import steps_per_epoch, total_steps
 from bnbook.runs.provenance import library_versions
 
 EVAL_BATCH = 1000

@@ -1,4 +1,4 @@
-"""Training configurations, the records cache, and `run_or_load`.
+"""The records cache: `run_or_load`, record keys, and the summaries over seeds.
 
 A record is cached under a key that hashes everything that produced it: the
 config, the profile, the source of every module that training runs (as this
@@ -9,16 +9,15 @@ a rebuild re-trains nothing. Set BNBOOK_FORCE=1 to re-train anyway.
 """
 
 import importlib
-import math
 import os
 import statistics
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict
 
+from bnbook.runs.config import Config
 from bnbook.runs.devices import device_kind
 from bnbook.runs.profiles import Profile, current_profile
 from bnbook.runs.provenance import digest, library_versions, machine, numerics, source_digest
 from bnbook.runs.records import RecordStore
-from bnbook.runs.split import train_size
 
 # Every bnbook module that training imports; tests check this list is complete.
 TRAINING_MODULES = (
@@ -27,6 +26,7 @@ TRAINING_MODULES = (
     "networks.models",
     "networks.probes",
     "networks.train",
+    "runs.config",
     "runs.data",
     "runs.devices",
     "runs.experiments",
@@ -37,78 +37,6 @@ TRAINING_MODULES = (
     "runs.split",
 )
 FORCE_ENV_VAR = "BNBOOK_FORCE"
-
-
-@dataclass(frozen=True)
-class Config:
-    """One training run. `widths`: MLP hidden widths, or CNN convs (ints) and "pool"s."""
-
-    model: str = "mlp"
-    widths: tuple = (1024, 512, 256)
-    dense: tuple = ()  # CNN only: hidden dense widths after the convolutions
-    activation: str = "relu"
-    batch_norm: bool = False
-    # CNN with batch norm: "after_pool" (conv -> pool -> BN -> ReLU: 4x fewer values to
-    # normalize) or "before_pool" (conv -> BN -> ReLU -> pool, the paper's order).
-    bn_placement: str = "after_pool"
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    schedule: str = "cosine"
-    batch_size: int = 128
-    epochs: int = 10
-    steps: int | None = None  # if set, overrides epochs
-    seed: int = 0
-    precision: str = "float32"
-    eval_every: int | None = None  # steps between validation evaluations (None: every epoch)
-    probe: bool = False  # record activation percentiles and gradient norms at evaluations
-    shift: int = 0  # augmentation: random shifts of up to this many pixels (0: none)
-    # Momentum of batch norm's moving averages (Keras' convention: the weight of the
-    # old value). 0.9 (Keras' default is 0.99) lets them follow the weights within
-    # about 10 steps, so an evaluation during or after a short run sees the current network.
-    bn_momentum: float = 0.9
-    # Final runs are evaluated once on the test set when they end; selection runs
-    # (which only choose settings, on validation) never touch it.
-    evaluate_test: bool = True
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-    def label(self) -> str:
-        bn = "+BN" if self.batch_norm else ""
-        return f"{self.model}{bn} {self.optimizer} lr={self.lr:g} seed={self.seed}"
-
-    def with_seed(self, seed: int) -> "Config":
-        return replace(self, seed=seed)
-
-
-def conv_blocks(widths) -> list[tuple[int, bool]]:
-    """A CNN's `widths` ((32, "pool", 64, ...)) read once: [(filters, pooled after), ...]."""
-    blocks = []
-    for i, spec in enumerate(widths):
-        if spec == "pool":
-            if i == 0 or widths[i - 1] == "pool":
-                raise ValueError(f"each 'pool' must follow a convolution; got widths={widths}")
-            blocks[-1] = (blocks[-1][0], True)
-        elif isinstance(spec, int) and spec > 0:
-            blocks.append((spec, False))
-        else:
-            raise ValueError(f"widths holds filter counts and 'pool'; got {spec!r} in {widths}")
-    return blocks
-
-
-def steps_per_epoch(config: Config, profile: Profile) -> int:
-    return math.ceil(train_size(profile) / config.batch_size)
-
-
-def total_steps(config: Config, profile: Profile) -> int:
-    """The run's number of training steps: `steps` if set (0 included), else whole
-    epochs, capped by the profile."""
-    steps = (
-        config.steps
-        if config.steps is not None
-        else config.epochs * steps_per_epoch(config, profile)
-    )
-    return steps if profile.max_steps is None else min(steps, profile.max_steps)
 
 
 _LOADED_SOURCE: str | None = None
@@ -193,14 +121,19 @@ def train_and_store(
     profile = profile or current_profile()
     store = store or RecordStore()
     key = record_key(config, profile)  # imports the training modules: the code that runs
+    store.put(key, train_record(config, profile, progress, bar_position))
+    return store.get(key)
+
+
+def train_record(config: Config, profile: Profile, progress=True, bar_position=0) -> dict:
+    """Train `config` on the profile's split of MNIST; its record, with where it was made
+    (stored by the caller: here, or by the build for a Dask worker)."""
     from bnbook.networks.train import train
     from bnbook.runs.data import load_mnist
     from bnbook.runs.split import split
 
     record = train(config, split(load_mnist(), profile), profile, progress, bar_position)
-    record = {**record, "machine": {**machine(), "precision": config.precision}}
-    store.put(key, record)
-    return store.get(key)
+    return {**record, "machine": {**machine(), "precision": config.precision}}
 
 
 def run_seeds(config: Config, profile: Profile | None = None, **kwargs) -> list[dict]:

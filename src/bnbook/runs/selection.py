@@ -10,7 +10,8 @@ without batch norm go through exactly this code; only `val_accuracy` is read.
 
 from dataclasses import dataclass, field, replace
 
-from bnbook.runs.experiments import Config, run_or_load
+from bnbook.runs.config import Config
+from bnbook.runs.experiments import run_or_load
 
 SELECTION_SEED = 0
 

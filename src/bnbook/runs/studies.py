@@ -17,7 +17,8 @@ ones that were trained.
 import math
 from dataclasses import replace
 
-from bnbook.runs.experiments import Config, run_or_load
+from bnbook.runs.config import Config
+from bnbook.runs.experiments import run_or_load
 from bnbook.runs.precision import best_precision
 from bnbook.runs.profiles import current_profile
 from bnbook.runs.selection import NotReady, Planner, Search, Selection, select

@@ -72,7 +72,7 @@ def _train_in_worker(config):
 
 def estimated_work(config) -> float:
     """Rough cost of a run (multiply-adds), to start the longest runs first."""
-    from bnbook.runs.experiments import conv_blocks, total_steps
+    from bnbook.runs.config import conv_blocks, total_steps
     from bnbook.runs.profiles import current_profile
 
     if config.model == "cnn":

@@ -13,7 +13,7 @@ import concurrent.futures
 import sys
 
 from bnbook.runs import devices
-from bnbook.runs.experiments import TRAINING_MODULES, record_key, subset
+from bnbook.runs.experiments import TRAINING_MODULES, record_key, train_record
 from bnbook.runs.profiles import current_profile
 from bnbook.runs.provenance import library_versions, source_digest
 from bnbook.runs.records import RecordStore
@@ -93,10 +93,7 @@ def train_remote(config, profile, build: dict) -> dict:
 
     configure_worker(0)
     _private_python_random()
-    from bnbook.networks.train import train
-    from bnbook.runs.data import load_mnist
-
-    return train(config, subset(load_mnist(), profile), profile, progress=False)
+    return train_record(config, profile, progress=False)
 
 
 def train_on_cluster(todo, scheduler: str, profile=None, store=None, work_of=None) -> None:

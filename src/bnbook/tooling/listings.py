@@ -3,9 +3,10 @@
 The printed submission carries the code that computes answers, which is what the
 package layout groups together: `derivations` (Problems 1-3 and their checks),
 `networks` (the batch-norm layer, the models, the training loop) and `runs` (the
-experiment configurations, profiles, precision and data loading). Of `runs`, the
-record store and the source digests that key it are the cache, not the experiment,
-so they join `presentation` and `tooling` (plots, tables, build, benchmarks, Sphinx
+experiment configurations, their selection on validation, the split and data
+loading). Of `runs`, the records cache (store, keys, digests) and the machine
+decisions (profiles, precision, devices) are machinery, not the experiment, so
+they join `presentation` and `tooling` (plots, tables, build, benchmarks, Sphinx
 extensions): named in a table in the PDF, printed in the HTML book only.
 
 In HTML every module gets a page of its own, written into `book/source/` (which
@@ -18,7 +19,14 @@ from pathlib import Path
 from bnbook.paths import PACKAGE_DIR, PROJECT_ROOT
 
 PRINTED_SUBPACKAGES = ("derivations", "networks", "runs")
-CACHE_MODULES = ("runs/records.py", "runs/provenance.py")
+NOT_PRINTED = (  # the records cache and the machine decisions (see the module docstring)
+    "runs/experiments.py",
+    "runs/records.py",
+    "runs/provenance.py",
+    "runs/profiles.py",
+    "runs/precision.py",
+    "runs/devices.py",
+)
 PAGES_DIR = PROJECT_ROOT / "book" / "source"
 
 
@@ -38,7 +46,7 @@ def relative(path: Path) -> str:
 def is_printed(path: Path) -> bool:
     """True for the modules the PDF prints (see the module docstring)."""
     name = relative(path)
-    return name.split("/")[0] in PRINTED_SUBPACKAGES and name not in CACHE_MODULES
+    return name.split("/")[0] in PRINTED_SUBPACKAGES and name not in NOT_PRINTED
 
 
 def purpose(path: Path) -> str:

@@ -42,7 +42,7 @@ def chapters_by_key() -> dict:
 
 def run_name(record: dict, chapter: str | None) -> str:
     """`<profile>/<chapter>/<label> <what differs from the defaults> <key prefix>`."""
-    from bnbook.runs.experiments import Config
+    from bnbook.runs.config import Config
 
     known = {f.name for f in fields(Config)}
     config = Config(**{k: v for k, v in record["config"].items() if k in known})
