@@ -6,7 +6,8 @@ import pytest
 
 from bnbook.networks.batchnorm import BatchNorm
 from bnbook.networks.models import build_model, cnn, mlp
-from bnbook.networks.train import evaluate, make_optimizer, make_train_step, to_inputs
+from bnbook.networks.pipeline import to_inputs
+from bnbook.networks.train import evaluate, make_optimizer, make_train_step
 from bnbook.runs.config import Config
 from bnbook.runs.data import load_mnist
 

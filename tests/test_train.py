@@ -5,13 +5,12 @@ import numpy as np
 import tensorflow as tf
 
 from bnbook.networks.models import build_model
+from bnbook.networks.pipeline import random_shifts, train_batches
 from bnbook.networks.train import (
     make_optimizer,
     make_train_chunk,
     make_train_step,
-    random_shifts,
     run_steps,
-    train_batches,
 )
 from bnbook.runs.config import Config
 

@@ -24,6 +24,7 @@ TRAINING_MODULES = (
     "paths",
     "networks.batchnorm",
     "networks.models",
+    "networks.pipeline",
     "networks.probes",
     "networks.train",
     "runs.config",

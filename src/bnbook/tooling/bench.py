@@ -44,14 +44,13 @@ import tensorflow as tf
 
 from bnbook.networks.batchnorm import BatchNorm
 from bnbook.networks.models import build_model
+from bnbook.networks.pipeline import to_inputs, train_batches
 from bnbook.networks.train import (
     make_optimizer,
     make_train_chunk,
     make_train_step,
     precision_policy,
     run_steps,
-    to_inputs,
-    train_batches,
 )
 from bnbook.runs import studies
 from bnbook.runs.data import load_mnist
