@@ -16,16 +16,14 @@ Every failure is a `DataError` with one line that says what to do;
 import gzip
 import hashlib
 import io
-import os
 import pickle
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from bnbook.paths import PROJECT_ROOT, env_dir
+from bnbook.paths import PROJECT_ROOT, env_dir, write_atomically
 
 DATA_DIR = env_dir("BNBOOK_DATA_DIR", PROJECT_ROOT / "data")
 CACHE_NAME = "mnist.npz"
@@ -164,22 +162,13 @@ def write_npz_atomically(arrays: dict, path: Path) -> None:
 
     DataError (one line) if the folder cannot be written (read-only, disk full).
     """
-    tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException as e:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise DataError(
-                f"cannot write {path} ({e.strerror or type(e).__name__}); "
-                "free disk space or make the folder writable, then re-run"
-            ) from None
-        raise
+        write_atomically(path, lambda f: np.savez(f, **arrays), binary=True)
+    except OSError as e:
+        raise DataError(
+            f"cannot write {path} ({e.strerror or type(e).__name__}); "
+            "free disk space or make the folder writable, then re-run"
+        ) from None
 
 
 def load_mnist(data_dir: Path | None = None, keras_cache: Path | None = KERAS_CACHE) -> dict:

@@ -8,12 +8,10 @@ one line on stderr says so, and the run is trained again.
 """
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
-from bnbook.paths import PROJECT_ROOT, env_dir
+from bnbook.paths import PROJECT_ROOT, env_dir, write_atomically
 
 RECORDS_DIR = env_dir("BNBOOK_RECORDS_DIR", PROJECT_ROOT / "_build" / "records")
 
@@ -98,15 +96,7 @@ class RecordStore:
         """Store `record` under `key`, whole or not at all; RecordError if it is incomplete."""
         record = {**record, "key": key}
         check_record(record, key)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{key}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(record, f)
-            os.replace(tmp, self.path(key))
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_atomically(self.path(key), lambda f: json.dump(record, f))
 
     def remove_leftovers(self) -> int:
         """Delete temporary files of writes that were killed; call only under the build lock."""

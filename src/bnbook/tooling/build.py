@@ -21,11 +21,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from bnbook.paths import PROJECT_ROOT
+from bnbook.paths import PROJECT_ROOT, write_atomically
 from bnbook.runs.devices import default_workers
 from bnbook.runs.profiles import ENV_VAR, PROFILES
 from bnbook.runs.provenance import TRAIN_THREADS  # workers' and kernels' TF threads (in keys)
@@ -220,15 +219,7 @@ def write_summary(by_config: dict, path: Path, load) -> None:
         "headline": {name: entry(selection) for name, selection in arms(load).items()},
         "all_runs": [summarize(records) for records in by_config.values()],
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(summary, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_atomically(path, lambda f: json.dump(summary, f, indent=1))
 
 
 PDF_TOC = PROJECT_ROOT / "_toc_pdf.yml"  # the printed submission: homework only (DESIGN.md)
