@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bnbook import tables
 from bnbook.derivations import autodiff, reference
 
 
@@ -89,9 +90,7 @@ class GradientTable:
         ]
 
     def _repr_markdown_(self) -> str:
-        lines = ["| " + " | ".join(self.columns) + " |", "|" + "---|" * len(self.columns)]
-        lines += ["| " + " | ".join(cells) + " |" for cells in self._cells()]
-        return "\n".join(lines)
+        return tables.markdown(list(self.columns), self._cells())
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{c}</th>" for c in self.columns)

@@ -4,6 +4,7 @@ import time
 
 from IPython.display import Markdown
 
+from bnbook import tables
 from bnbook.networks.batchnorm import BatchNorm
 from bnbook.runs.devices import describe as describe_device
 from bnbook.runs.profiles import current_profile
@@ -85,10 +86,8 @@ def profile_note(page: str | list | None = None) -> Markdown:
 
 
 def markdown_table(headers: list[str], rows: list[list]) -> Markdown:
-    """A Markdown table (renders in HTML and in the LaTeX/PDF build)."""
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return Markdown("\n".join(lines))
+    """A Markdown table (renders in HTML and in the LaTeX/PDF book)."""
+    return Markdown(tables.markdown(headers, rows))
 
 
 def percent(x: float | None) -> str:
