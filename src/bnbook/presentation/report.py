@@ -99,31 +99,6 @@ def mean_std(summary: dict) -> str:
     return f"{100 * summary['mean']:.2f} ± {100 * summary['std']:.2f}%"
 
 
-def summary_table(summaries: dict) -> Markdown:
-    """One row per experiment: mean ± std, every seed, time and throughput."""
-    rows = [
-        [
-            name,
-            mean_std(s),
-            ", ".join(f"{seed}: {percent(acc)}" for seed, acc in s["seeds"].items()),
-            f"{s['wall_time_s'] / len(s['seeds']):.0f} s",
-            f"{s['images_per_second']:,.0f}",
-        ]
-        for name, s in summaries.items()
-    ]
-    headers = ["model", "test accuracy", "per seed", "time per run", "images/s"]
-    return markdown_table(headers, rows)
-
-
-def glue_summary(prefix: str, summary: dict) -> None:
-    """Glue `<prefix>_acc` (mean ± std) and `<prefix>_mean` for the prose."""
-    from myst_nb import glue
-
-    glue(f"{prefix}_acc", mean_std(summary), display=False)
-    glue(f"{prefix}_mean", percent(summary["mean"]), display=False)
-    glue(f"{prefix}_time", f"{summary['wall_time_s'] / len(summary['seeds']):.0f} s", display=False)
-
-
 _ACTIVATION_NAMES = {"relu": "ReLU"}
 
 
