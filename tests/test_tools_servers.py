@@ -102,8 +102,22 @@ def fake_record(key: str, seed: int) -> dict:
         "steps": 4,
         "losses": [2.3, 1.9 - seed / 10, 1.4, 1.25],
         "evals": [
-            {"step": 2, "epoch": 0.5, "val_loss": 1.7, "val_accuracy": 0.41},
-            {"step": 4, "epoch": 1.0, "val_loss": 1.2, "val_accuracy": 0.62 + seed / 100},
+            {
+                "step": 2,
+                "epoch": 0.5,
+                "val_loss": 1.7,
+                "val_accuracy": 0.41,
+                "train_loss": 1.6,
+                "train_accuracy": 0.45,
+            },
+            {
+                "step": 4,
+                "epoch": 1.0,
+                "val_loss": 1.2,
+                "val_accuracy": 0.62 + seed / 100,
+                "train_loss": 1.1,
+                "train_accuracy": 0.66,
+            },
         ],
         "probes": [
             {
@@ -114,6 +128,18 @@ def fake_record(key: str, seed: int) -> dict:
         ],  # fmt: skip
         "test_accuracy": 0.6,
         "test_loss": 1.3,
+        "val_accuracy": 0.62 + seed / 100,
+        "val_loss": 1.2,
+        "versions": {"python": "3"},
+        "machine": {"cpu": "test"},
+        "train_examples": 64,
+        "val_examples": 16,
+        "test_examples": 16,
+        "train_time_s": 1.0,
+        "wall_time_s": 1.0,
+        "images_per_second": 256.0,
+        "parameters": 100,
+        "created": 0.0,
         "key": key,
     }
 

@@ -187,6 +187,10 @@ def selection_curves(ax, searches: dict, field: str = "lr"):
                 linestyle="none", markersize=9)  # fmt: skip
     if field == "lr":
         ax.set_xscale("log")
+        # The candidates themselves as plain numbers: "10^-3" prints its base small.
+        values = next(iter(searches.values()))[1]["values"]
+        ax.set_xticks(values, [f"{v:g}" for v in values])
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.set_xlabel("learning rate" if field == "lr" else field)
     ax.set_ylabel("validation accuracy (%)")
     ax.legend(fontsize=8)

@@ -197,10 +197,11 @@ def run_experiments(force: bool, workers: int, scheduler=None) -> tuple[list, fl
             missing = configs[records.index(None)].label()
             raise SystemExit(f"error: no record of {missing} after training; run the build again")
         for config, record in zip(configs, records, strict=True):
-            by_config.setdefault(config.with_seed(0), []).append(record)
+            # A run two chapters read (or a shared rate equal to a chosen one) counts once.
+            by_config.setdefault(config.with_seed(0), {})[config] = record
         trained_now = [r for r in records if r.get("created", 0) >= start]
         per_chapter.append((chapter, len(trained_now), sum(r["wall_time_s"] for r in trained_now)))
-    return per_chapter, wall, by_config, load
+    return per_chapter, wall, {c: list(rs.values()) for c, rs in by_config.items()}, load
 
 
 def write_summary(by_config: dict, path: Path, load) -> None:
