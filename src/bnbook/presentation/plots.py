@@ -109,7 +109,8 @@ def loss_curves(runs: dict, window: int = 50, ax=None, title: str | None = None)
 
 def sweep_curves(records: list[dict], tail: int = 50):
     """Final training loss and validation accuracy against the learning rate, BN on and off."""
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(8, 3.2))
+    # 6.4 in wide: printed at its own size, so no text shrinks below the style's 8 pt.
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(6.4, 3.0))
     for batch_norm in (False, True):
         rows = sorted(
             (r["config"]["lr"], r) for r in records if r["config"]["batch_norm"] == batch_norm
@@ -125,9 +126,9 @@ def sweep_curves(records: list[dict], tail: int = 50):
         ax.set_xscale("log")
         ax.set_xlabel("learning rate (plain SGD)")
     ax_loss.set_yscale("log")
-    ax_loss.set_ylabel(f"training loss, last {tail} steps (nats)")
-    ax_acc.set_ylabel(f"validation accuracy after {records[0]['steps']} steps (%)")
-    ax_acc.legend(fontsize=8)
+    ax_loss.set_ylabel(f"training loss,\nlast {tail} steps (nats)")
+    ax_acc.set_ylabel(f"validation accuracy (%)\nafter {records[0]['steps']} steps")
+    ax_acc.legend()
     fig.tight_layout()
     return fig
 
