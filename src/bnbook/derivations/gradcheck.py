@@ -73,6 +73,7 @@ class GradientTable:
 
     @property
     def columns(self) -> tuple[str, ...]:
+        """The table's columns: the case (when rows have one), gradient, shape, the errors."""
         case = ("case",) if any("case" in row for row in self.rows) else ()
         return (*case, "gradient", "shape", *self.ERRORS)
 

@@ -43,6 +43,7 @@ def activation_probe(model, x_probe):
 
 
 def percentiles(values) -> list[float]:
+    """PROBE_PERCENTILES of `values`, as plain floats (JSON-ready)."""
     return np.percentile(np.asarray(values, np.float32), PROBE_PERCENTILES).tolist()
 
 

@@ -35,6 +35,7 @@ def set_determinism(seed: int) -> None:
 
 
 def make_optimizer(config, num_steps: int) -> keras.optimizers.Optimizer:
+    """The optimizer `config` names at its rate (constant, or cosine-decayed over `num_steps`)."""
     lr = config.lr
     if config.schedule == "cosine":
         lr = keras.optimizers.schedules.CosineDecay(config.lr, decay_steps=num_steps)
@@ -67,6 +68,7 @@ def precision_policy(name: str):
 
 
 def loss_function():
+    """Softmax cross-entropy on logits (Problem 1's loss), mean over the batch."""
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 

@@ -1,2 +1,3 @@
-"""How the chapters show results: `plots` (figures), `report` (tables, glue
-helpers, profile notes) and `analysis` (the judgements the text states)."""
+"""How the chapters show results: `plots` (figures), `graph_drawing` (the
+computational graphs), `report` (tables, glue helpers, profile notes) and
+`analysis` (the judgements the text states)."""

@@ -17,6 +17,7 @@ def sweep_outcome(record: dict) -> str:
 
 
 def rates_that_train(records: list[dict], batch_norm: bool) -> list[float]:
+    """The swept learning rates whose run trains (sweep_outcome), for one arm, ascending."""
     return sorted(
         r["config"]["lr"]
         for r in records

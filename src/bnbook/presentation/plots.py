@@ -71,11 +71,13 @@ def moving_average(values, window: int) -> np.ndarray:
 
 
 def style(batch_norm: bool) -> dict:
+    """Line colour and dash of an arm (the same in every figure)."""
     key = "bn" if batch_norm else "plain"
     return {"color": COLORS[key], "linestyle": LINESTYLES[key]}
 
 
 def marker(batch_norm: bool) -> str:
+    """Marker of an arm (the same in every figure)."""
     return MARKERS["bn" if batch_norm else "plain"]
 
 

@@ -91,6 +91,7 @@ def markdown_table(headers: list[str], rows: list[list]) -> Markdown:
 
 
 def percent(x: float | None) -> str:
+    """An accuracy as a percentage with two decimals; None (never evaluated) said so."""
     return "not evaluated" if x is None else f"{100 * x:.2f}%"
 
 

@@ -44,13 +44,16 @@ class Config:
     evaluate_test: bool = True
 
     def as_dict(self) -> dict:
+        """Every field, as the record stores it."""
         return asdict(self)
 
     def label(self) -> str:
+        """A short name for progress bars: model, optimizer, rate, seed."""
         bn = "+BN" if self.batch_norm else ""
         return f"{self.model}{bn} {self.optimizer} lr={self.lr:g} seed={self.seed}"
 
     def with_seed(self, seed: int) -> "Config":
+        """The same run with another seed."""
         return replace(self, seed=seed)
 
 
@@ -70,6 +73,7 @@ def conv_blocks(widths) -> list[tuple[int, bool]]:
 
 
 def steps_per_epoch(config: Config, profile: Profile) -> int:
+    """Mini-batches in one pass over the profile's training images (the last one partial)."""
     return math.ceil(train_size(profile) / config.batch_size)
 
 

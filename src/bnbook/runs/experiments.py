@@ -23,6 +23,7 @@ from bnbook.runs.records import RecordStore
 TRAINING_MODULES = (
     "paths",
     "networks.batchnorm",
+    "networks.batchnorm_ops",
     "networks.models",
     "networks.pipeline",
     "networks.probes",
@@ -31,6 +32,7 @@ TRAINING_MODULES = (
     "runs.data",
     "runs.devices",
     "runs.experiments",
+    "runs.mnist_wheel",
     "runs.precision",
     "runs.profiles",
     "runs.provenance",

@@ -13,6 +13,7 @@ PRECISION_ORDER = ("float32", "mixed_float16", "mixed_bfloat16")  # most widely 
 
 
 def cpu_flags() -> set:
+    """The CPU feature flags of /proc/cpuinfo (empty where there is none)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
@@ -24,6 +25,8 @@ def cpu_flags() -> set:
 
 
 def best_precision() -> str:
+    """The precision this machine trains in: the GPUs' (least capable decides), else
+    mixed_bfloat16 where the CPU has native bfloat16, else float32."""
     from bnbook.runs.devices import gpu_precision, gpus
 
     if gpus():  # the least capable GPU decides: every worker runs the same configs

@@ -28,6 +28,7 @@ PROFILES = {
 
 
 def current_profile() -> Profile:
+    """The profile BNBOOK_PROFILE names (default "full"); ValueError naming the choices."""
     name = os.environ.get(ENV_VAR, "full")
     if name not in PROFILES:
         raise ValueError(f"{ENV_VAR}={name!r} is not a profile; use one of {sorted(PROFILES)}")

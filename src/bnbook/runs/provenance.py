@@ -65,6 +65,7 @@ def _cpuinfo() -> str:
 
 
 def cpu_model() -> str:
+    """The CPU's model name, as lscpu shows it."""
     for line in _cpuinfo().splitlines():
         if line.startswith("model name"):
             return line.split(":", 1)[1].strip()

@@ -76,6 +76,7 @@ class RecordStore:
         self.directory = Path(directory or RECORDS_DIR)
 
     def path(self, key: str) -> Path:
+        """Where the record with `key` is stored."""
         return self.directory / f"{key}.json"
 
     def get(self, key: str) -> dict | None:

@@ -96,6 +96,7 @@ def shared_rate(model: str, run=run_or_load) -> Config:
 
 
 def seeds(config: Config) -> list[Config]:
+    """`config` once per seed of the current profile."""
     return [config.with_seed(s) for s in current_profile().seeds]
 
 
@@ -106,6 +107,7 @@ SWEEP_STEPS = 150
 
 
 def lr_sweep() -> list[Config]:
+    """4.2's sweep: plain SGD at each of SWEEP_RATES for SWEEP_STEPS, both arms."""
     base = replace(MLP, optimizer="sgd", schedule="constant", steps=SWEEP_STEPS, probe=False)
     base = replace(base, evaluate_test=False)
     return [replace(base, lr=lr, batch_norm=bn) for bn in (False, True) for lr in SWEEP_RATES]
@@ -117,6 +119,7 @@ BATCH_SIZES = (2, 8, 32, 128)
 
 
 def batch_size_study(run=run_or_load) -> list[Config]:
+    """4.2's small-batch study: each MLP arm at its chosen setting, at every BATCH_SIZES."""
     chosen = {name: arm(name, run).config for name in ("mlp", "mlp_bn")}
     return [
         replace(
@@ -145,6 +148,7 @@ GRID_STEPS = 200
 
 
 def cnn_grid() -> list[Config]:
+    """4.3's grid: every optimizer x depth x batch norm on/off, GRID_STEPS each."""
     base = replace(CNN, steps=GRID_STEPS, schedule="constant", eval_every=100, shift=0)
     base = replace(base, probe=False, evaluate_test=False)
     return [

@@ -4,10 +4,11 @@ The printed submission carries the code that computes answers, which is what the
 package layout groups together: `derivations` (Problems 1-3 and their checks),
 `networks` (the batch-norm layer, the models, the training loop) and `runs` (the
 experiment configurations, their selection on validation, the split and data
-loading). Of `runs`, the records cache (store, keys, digests) and the machine
-decisions (profiles, precision, devices) are machinery, not the experiment, so
-they join `presentation` and `tooling` (plots, tables, build, benchmarks, Sphinx
-extensions): named in a table in the PDF, printed in the HTML book only.
+loading). Of `runs`, the records cache (store, keys, digests), the machine
+decisions (profiles, precision, devices) and the one-time conversion of the
+downloaded MNIST file are machinery, not the experiment, so they join
+`presentation` and `tooling` (plots, graph drawing, tables, build, benchmarks,
+Sphinx extensions): named in a table in the PDF, printed in the HTML book only.
 
 In HTML every module gets a page of its own, written into `book/source/` (which
 `_toc.yml` globs) when the book is built, so a new module is never missing.
@@ -19,13 +20,14 @@ from pathlib import Path
 from bnbook.paths import PACKAGE_DIR, PROJECT_ROOT
 
 PRINTED_SUBPACKAGES = ("derivations", "networks", "runs")
-NOT_PRINTED = (  # the records cache and the machine decisions (see the module docstring)
+NOT_PRINTED = (  # the records cache, the machine decisions, the data set-up (see above)
     "runs/experiments.py",
     "runs/records.py",
     "runs/provenance.py",
     "runs/profiles.py",
     "runs/precision.py",
     "runs/devices.py",
+    "runs/mnist_wheel.py",
 )
 PAGES_DIR = PROJECT_ROOT / "book" / "source"
 
