@@ -66,10 +66,11 @@ def page_name(path: Path) -> str:
 
 
 def module_table(paths: list[Path], link: bool = False) -> str:
-    """A MyST table (module, purpose); with `link`, each module links to its HTML page."""
-    rows = ["| module | purpose |", "|---|---|"]
+    """A MyST table (module in src/bnbook/, purpose); with `link`, each module links to
+    its HTML page."""
+    rows = ["| module (in `src/bnbook/`) | purpose |", "|---|---|"]
     for path in paths:
-        name = f"src/bnbook/{relative(path)}"
+        name = relative(path)
         name = f"{{doc}}`{name} </{page_name(path)}>`" if link else f"`{name}`"
         text = purpose(path).replace("|", r"\|")
         rows.append(f"| {name} | {text} |")
@@ -86,16 +87,20 @@ def listing(path: Path, heading: str, from_dir: str) -> str:
 
 
 def printed_appendix() -> str:
-    """What the PDF appendix adds to its page: the unprinted modules' table, the listings."""
+    """What the PDF appendix adds to its page: the listings, then the other modules' table
+    (last, so the listings start on the appendix's first page)."""
     modules = package_modules()
     printed = [p for p in modules if is_printed(p)]
     others = [p for p in modules if not is_printed(p)]
-    parts = [
-        "\nThe other modules build the book, store and key the cache, and draw the tables "
-        "and figures; they answer nothing, and the HTML book prints them:\n\n"
-        "```{table}\n:class: longtable\n:widths: 2 3\n\n" + module_table(others) + "```\n"
-    ]
-    parts += [listing(p, "##", "../") for p in printed]
+    parts = [listing(p, "##", "../") for p in printed]
+    parts.append(
+        "\n## The other modules\n\n"
+        "They build the book, store and key the cache, and draw the tables and figures; "
+        "they answer nothing, and the HTML book prints them:\n\n"
+        "```{raw} latex\n\\begingroup\\footnotesize\n```\n\n"
+        "```{table}\n:class: longtable\n:widths: 3 5\n\n" + module_table(others) + "```\n\n"
+        "```{raw} latex\n\\endgroup\n```\n"
+    )
     return "".join(parts)
 
 
