@@ -198,6 +198,13 @@ def test_page_counts_per_part(pages, appendix_pages):
     assert main <= 40 and appendix <= 30 and total <= 70, (main, appendix, total)
 
 
+def test_code_split_across_pages_carries_no_empty_marks(pages):
+    """Sphinx's "continued on next page" hints, emptied, would print a bare "()"."""
+    marks = [i + 1 for i, page in enumerate(pages) for line in page.splitlines()
+             if line.strip() == "()"]  # fmt: skip
+    assert not marks, f"bare continuation marks on pages {marks}"
+
+
 def test_no_raw_tex_placeholders_or_tracebacks(pages, appendix_pages):
     """Prose pages only: the appendix prints source code, which may well contain `$$`."""
     code = code_corpus()
