@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from bnbook.tooling import bench
+from bnbook.tooling import bench, bench_bn_layers, bench_step_ratios
 
 
 def _positive_finite(value):
@@ -30,7 +30,7 @@ def test_run_reports_the_promised_ratios_as_json():
         assert _positive_finite(decoded[key]), key
     for key in ("cnn_ms_per_step", "cnn_step_ratio", "mlp_ms_per_step", "images_per_second"):
         assert _positive_finite(decoded[key]), key
-    assert set(decoded["cnn_step_ratio"]) == set(bench.CNN_NORMS)
+    assert set(decoded["cnn_step_ratio"]) == set(bench_step_ratios.CNN_NORMS)
     assert decoded["cnn_step_ratio"]["no_bn"] == 1.0
     assert "loop_vs_fit_ratio" in bench.table(result)
     # The CNN's batch-norm layers alone: three after pooling and the dense one, at batch 128.
@@ -40,7 +40,7 @@ def test_run_reports_the_promised_ratios_as_json():
         [128, 3, 3, 128],
         [128, 128],
     ]
-    assert set(decoded["bn_layers_ms"]) == set(bench.BN_LAYER_VARIANTS)
+    assert set(decoded["bn_layers_ms"]) == set(bench_bn_layers.BN_LAYER_VARIANTS)
     assert _positive_finite(decoded["bn_layers_ms"]) and decoded["bn_layers_own_ms"]["relu"] == 0
     before = decoded["bn_layers_before_pool"]
     assert before["shapes"][0] == [128, 28, 28, 32] and _positive_finite(before["ms"])

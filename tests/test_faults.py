@@ -24,7 +24,7 @@ from bnbook.runs.config import Config
 from bnbook.runs.experiments import record_key
 from bnbook.runs.profiles import Profile
 from bnbook.runs.records import RecordStore
-from bnbook.tooling import build, scan, sphinx_ext
+from bnbook.tooling import build, scan, sphinx_ext, training_rounds
 
 TINY = Profile("tiny-test", 512, 100, 200, 12, seeds=(0,))
 SMALL_MLP = Config(model="mlp", widths=(32, 16), epochs=1, batch_size=64)
@@ -267,8 +267,8 @@ def test_force_retrains_in_the_build_but_never_in_the_kernels(monkeypatch, tmp_p
     monkeypatch.setenv(experiments.FORCE_ENV_VAR, "1")
     monkeypatch.setattr("bnbook.runs.records.RECORDS_DIR", tmp_path / "records")
     monkeypatch.setattr(build, "output_root", lambda profile: tmp_path)
-    monkeypatch.setattr(build, "run_experiments", run_experiments)
-    monkeypatch.setattr(build, "write_summary", lambda records, path, load: None)
+    monkeypatch.setattr(training_rounds, "run_experiments", run_experiments)
+    monkeypatch.setattr(training_rounds, "write_summary", lambda records, path, load: None)
     monkeypatch.setattr(build, "scan_book", lambda root, builders: None, raising=False)
     monkeypatch.setattr(build.signal, "signal", lambda *args: None)
     monkeypatch.setattr(subprocess, "run", run)
@@ -305,7 +305,7 @@ def test_the_summary_is_written_through_a_unique_temporary_file(tmp_path, monkey
     path = tmp_path / "summary.json"
     path.with_suffix(".tmp").mkdir()  # the fixed name of the old code cannot be used
     monkeypatch.setattr("bnbook.runs.studies.arms", lambda load: {})
-    build.write_summary({}, path, None)
+    training_rounds.write_summary({}, path, None)
     assert json.loads(path.read_text()) == {"headline": {}, "all_runs": []}
 
 
@@ -417,7 +417,7 @@ def test_a_data_error_in_the_build_is_one_line(monkeypatch, tmp_path, capsys):
         monkeypatch.setenv(name, os.environ.get(name, ""))  # restored after the test
     monkeypatch.setattr("bnbook.runs.records.RECORDS_DIR", tmp_path / "records")
     monkeypatch.setattr(build, "output_root", lambda profile: tmp_path)
-    monkeypatch.setattr(build, "run_experiments", no_data)
+    monkeypatch.setattr(training_rounds, "run_experiments", no_data)
     monkeypatch.setattr(build.signal, "signal", lambda *args: None)
     assert build.main(["--profile", "smoke", "--builders", ""]) == 1
     assert capsys.readouterr().err.strip().splitlines() == [

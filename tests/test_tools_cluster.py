@@ -7,7 +7,7 @@ import pytest
 from bnbook.runs import records
 from bnbook.runs.experiments import record_key
 from bnbook.runs.profiles import PROFILES
-from bnbook.tooling import build, cluster
+from bnbook.tooling import cluster, training_pool
 
 SAME = ("losses", "evals", "probes", "test_accuracy", "test_loss", "parameters", "steps")
 
@@ -30,8 +30,8 @@ def smoke_runs(monkeypatch, n=6):
 
     # Runs that depend on no selection (no records needed to list them).
     every = dict.fromkeys(studies.lr_sweep() + studies.cnn_grid() + [studies.PAPER_MLP])
-    mlp = sorted((c for c in every if c.model == "mlp"), key=build.estimated_work)
-    cnn = sorted((c for c in every if c.model == "cnn"), key=build.estimated_work)
+    mlp = sorted((c for c in every if c.model == "mlp"), key=training_pool.estimated_work)
+    cnn = sorted((c for c in every if c.model == "cnn"), key=training_pool.estimated_work)
     return mlp[: n // 2] + cnn[: n - n // 2]
 
 
@@ -64,7 +64,7 @@ def test_local_cluster_trains_the_same_records_as_the_local_pool(monkeypatch, tm
 
     local = use_store(monkeypatch, tmp_path / "local")
     start = time.perf_counter()
-    build.train_missing(configs, force=True, workers=2)
+    training_pool.train_missing(configs, force=True, workers=2)
     local_s = time.perf_counter() - start
 
     remote = use_store(monkeypatch, tmp_path / "cluster")
@@ -72,7 +72,7 @@ def test_local_cluster_trains_the_same_records_as_the_local_pool(monkeypatch, tm
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
     ) as lc:
-        build.train_missing(configs, force=True, workers=2, scheduler=lc.scheduler_address)
+        training_pool.train_missing(configs, force=True, workers=2, scheduler=lc.scheduler_address)
     cluster_s = time.perf_counter() - start
 
     for config in configs:
@@ -96,4 +96,4 @@ def test_no_scheduler_is_a_one_line_error(monkeypatch, tmp_path):
     use_store(monkeypatch, tmp_path)
     monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 2)
     with pytest.raises(SystemExit, match="error: no Dask scheduler at tcp://127.0.0.1:9"):
-        build.train_missing(configs, force=True, workers=1, scheduler="tcp://127.0.0.1:9")
+        training_pool.train_missing(configs, force=True, workers=1, scheduler="tcp://127.0.0.1:9")

@@ -73,7 +73,7 @@ def cpu_model() -> str:
 
 
 # TensorFlow threads of the build's training workers and of the book's kernels (which
-# may train what is missing): one, see tooling.build. Part of every record key.
+# may train what is missing): one, see tooling.training_pool. Part of every record key.
 TRAIN_THREADS = 1
 THREAD_ENV_VARS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 

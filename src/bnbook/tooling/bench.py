@@ -14,6 +14,11 @@ The project's targets, measured here in one run (`make bench`):
   variant's time minus ReLU's is batch norm's own cost. Also for batch norm
   placed before each pool (bn_layers_before_pool: 4x the values).
 
+Each measurement has its module: bench_step_ratios, bench_bn_layers,
+bench_loop_vs_fit, all timed as bench_timing explains (variants interleaved
+within each repeat, medians of paired ratios, wall and process CPU time).
+This module runs them all, prints a table and the JSON.
+
 Everything runs in the precision the book trains in on this CPU
 (runs.precision), unless the environment variable BNBOOK_BENCH_PRECISION
 names another ("float32" or "mixed_bfloat16"); the JSON names the CPU and
@@ -21,136 +26,31 @@ the precision.
 
 Everything trains with the book's own pieces: models.cnn/mlp,
 train.make_train_step, train.make_optimizer, train.train_batches and the
-loop's train.run_steps. Timings on a shared machine are noisy, so variants
-are interleaved within each repeat, and each ratio is the median over repeats
-of the ratio of the two timings in that repeat: drift in the load of other
-jobs largely cancels. Wall time is the target; process CPU time is reported
-too, since when other jobs hold the cores wall time mostly measures waiting.
-Never a test assertion: a measurement to run.
+loop's train.run_steps. Never a test assertion: a measurement to run.
 
 Run: python -m bnbook.tooling.bench. The last line printed is one JSON object.
 """
 
 import json
 import os
-import statistics
-import time
 from dataclasses import replace
-from functools import partial
 
-import keras
 import numpy as np
-import tensorflow as tf
 
-from bnbook.networks.batchnorm import BatchNorm
-from bnbook.networks.models import build_model
-from bnbook.networks.pipeline import to_inputs, train_batches
-from bnbook.networks.train import (
-    make_optimizer,
-    make_train_chunk,
-    make_train_step,
-    precision_policy,
-    run_steps,
-)
+from bnbook.networks.pipeline import to_inputs
 from bnbook.runs import studies
 from bnbook.runs.data import load_mnist
 from bnbook.runs.precision import cpu_flags
+from bnbook.tooling.bench_bn_layers import measure_bn_layers
+from bnbook.tooling.bench_loop_vs_fit import measure_loop_vs_fit
+from bnbook.tooling.bench_step_ratios import CNN_NORMS, MLP_NORMS, measure_step_ratios
 
 PRECISION_VAR = "BNBOOK_BENCH_PRECISION"
 PRECISIONS = ("float32", "mixed_bfloat16")
 
-# Normalization layers compared on the CNN; "no_bn" is the baseline of every ratio.
-CNN_NORMS = {
-    "no_bn": None,
-    "ours": BatchNorm,  # default impl, "xla", ReLU fused (models.cnn fuses it)
-    "ours_unfused": partial(BatchNorm, activation=None),  # a separate ReLU layer after it
-    "ours_fused_kernel": partial(BatchNorm, impl="fused_kernel"),
-    "ours_ops": partial(BatchNorm, impl="ops"),
-    "keras": keras.layers.BatchNormalization,
-}
-MLP_NORMS = {"no_bn": None, "ours": BatchNorm}
 # Issue 14's targets: batch norm's share of the step is larger where bfloat16
 # makes the convolutions cheaper.
 BN_STEP_TARGETS = {"float32": "<= 1.06", "mixed_bfloat16": "<= 1.15"}
-
-
-SCHEDULE_STEPS = 1000  # the learning-rate schedule's length; only the step time matters here
-
-
-def _model(config, norm):
-    """The model `config` names, with normalization layer class `norm` (None: no batch norm)."""
-    with precision_policy(config.precision):
-        return build_model(replace(config, batch_norm=norm is not None), norm)
-
-
-def _medians(samples, baseline):
-    """{name: [seconds per repeat]} -> ({name: median}, {name: median of ratios to baseline})."""
-    median = {name: statistics.median(s) for name, s in samples.items()}
-    ratio = {
-        name: statistics.median(t / t0 for t, t0 in zip(s, samples[baseline], strict=True))
-        for name, s in samples.items()
-    }
-    return median, ratio
-
-
-def _clock():
-    """A stopwatch: call it to start, call what it returns for (wall s, process CPU s) since."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    return lambda: (time.perf_counter() - wall, time.process_time() - cpu)
-
-
-def _interleaved(runs, repeats):
-    """Run each callable of `runs` once per repeat; each returns (wall, cpu) seconds.
-
-    The order alternates between repeats (forward, backward), so that no
-    variant always runs first, or always after the same one.
-    Returns ({name: [wall s per repeat]}, {name: [process CPU s per repeat]}).
-    """
-    wall = {name: [] for name in runs}
-    cpu = {name: [] for name in runs}
-    for repeat in range(repeats):
-        for name in list(runs)[:: 1 if repeat % 2 == 0 else -1]:
-            run = runs[name]
-            w, c = run()
-            wall[name].append(w)
-            cpu[name].append(c)
-    return wall, cpu
-
-
-def _summary(wall, cpu, scale, baseline):
-    """Medians of wall and CPU times times `scale`, and medians of paired ratios to `baseline`."""
-    wall = {name: [t * scale for t in s] for name, s in wall.items()}
-    cpu = {name: [t * scale for t in s] for name, s in cpu.items()}
-    wall_median, wall_ratio = _medians(wall, baseline)
-    cpu_median, cpu_ratio = _medians(cpu, baseline)
-    return {"ms": wall_median, "ratio": wall_ratio, "cpu_ms": cpu_median, "cpu_ratio": cpu_ratio}
-
-
-def measure_step_ratios(config, norms, x, y, steps_per_repeat=5, repeats=7, warmup=3):
-    """Training-step time of `config`'s model with each layer of `norms`, on one fixed batch.
-
-    x (N, 28, 28, 1) float32 and y (N,) int32 are the batch. Returns {"ms":
-    {name: median wall ms per step}, "ratio": {name: median over repeats of
-    its time / the first entry's (the baseline)}, "cpu_ms": ..., "cpu_ratio": ...}.
-    """
-    keras.utils.set_random_seed(config.seed)
-    x, y = tf.constant(x), tf.constant(y)
-    steps = {
-        name: make_train_step(_model(config, norm), make_optimizer(config, SCHEDULE_STEPS))
-        for name, norm in norms.items()
-    }
-
-    def run(step, num_steps):
-        stop = _clock()
-        for _ in range(num_steps):
-            loss, _ = step(x, y)
-        loss.numpy()  # wait for the last step
-        return stop()
-
-    for step in steps.values():
-        run(step, warmup)
-    runs = {name: partial(run, step, steps_per_repeat) for name, step in steps.items()}
-    return _summary(*_interleaved(runs, repeats), 1e3 / steps_per_repeat, next(iter(norms)))
 
 
 def bench_precision(default: str) -> str:
@@ -180,151 +80,6 @@ def cpu_name() -> str:
     )
 
 
-def bn_layer_shapes(config, before_pool=False) -> list[tuple]:
-    """Input shapes, batch included, of the batch-norm layers of `config`'s model with BN.
-
-    before_pool: where a pool precedes the batch norm, the shape it would see
-    before that pool instead (conv -> BN -> ReLU -> pool: 4x the values).
-    """
-    layers = _model(config, BatchNorm).layers
-    shapes = []
-    for previous, layer in zip(layers, layers[1:], strict=False):
-        if isinstance(layer, BatchNorm):
-            pooled = before_pool and isinstance(previous, keras.layers.MaxPooling2D)
-            shapes.append((config.batch_size, *(previous if pooled else layer).input.shape[1:]))
-    return shapes
-
-
-def _relu():
-    return keras.layers.Activation("relu")
-
-
-# Per-layer variants: each makes the stage for one batch-norm position ("relu" is the baseline).
-BN_LAYER_VARIANTS = {
-    "relu": lambda: [_relu()],
-    "bn_relu": lambda: [BatchNorm(), _relu()],
-    "bn_relu_fused": lambda: [BatchNorm(activation="relu")],
-    "keras_bn_relu": lambda: [keras.layers.BatchNormalization(), _relu()],
-}
-
-
-def measure_bn_layers(
-    config, variants=None, repeats=25, steps_per_repeat=5, warmup=3, before_pool=False
-):
-    """Forward + backward time of `config`'s CNN batch-norm stages alone, in its precision.
-
-    Each variant of `variants` ({name: () -> [layer, ...]}, default
-    BN_LAYER_VARIANTS, the first being the baseline) is applied to random
-    activations of every shape of `bn_layer_shapes(config, before_pool)`, in
-    training mode, and backpropagated from a random upstream gradient. Returns
-    the dict of `measure_step_ratios`, plus "own_ms": {name: ms over the
-    baseline's} and "shapes".
-    """
-    variants = variants or BN_LAYER_VARIANTS
-    with precision_policy(config.precision):
-        shapes = bn_layer_shapes(config, before_pool)
-        stages = {name: [make() for _ in shapes] for name, make in variants.items()}
-        dtype = keras.mixed_precision.global_policy().compute_dtype
-    rng = np.random.default_rng(config.seed)
-    xs = [tf.constant(rng.normal(size=s), dtype) for s in shapes]
-    dys = [tf.constant(rng.normal(size=s), dtype) for s in shapes]
-
-    def make_step(layers_per_shape):
-        @tf.function
-        def step(xs, dys):
-            with tf.GradientTape() as tape:
-                tape.watch(xs)
-                ys = []
-                for x, layers in zip(xs, layers_per_shape, strict=True):
-                    for layer in layers:
-                        x = layer(x, training=True)
-                    ys.append(x)
-            weights = [
-                w for layers in layers_per_shape for la in layers for w in la.trainable_weights
-            ]
-            return tape.gradient(ys, xs + weights, output_gradients=dys)
-
-        return step
-
-    def run(step, num_steps):
-        stop = _clock()
-        for _ in range(num_steps):
-            grads = step(xs, dys)
-        grads[0].numpy()  # CPU functions return when done; this only makes sure
-        return stop()
-
-    steps = {name: make_step(layers) for name, layers in stages.items()}
-    for step in steps.values():
-        run(step, warmup)
-    runs = {name: partial(run, step, steps_per_repeat) for name, step in steps.items()}
-    baseline = next(iter(variants))
-    result = _summary(*_interleaved(runs, repeats), 1e3 / steps_per_repeat, baseline)
-    result["own_ms"] = {name: ms - result["ms"][baseline] for name, ms in result["ms"].items()}
-    result["shapes"] = shapes
-    return result
-
-
-class _FitClock(keras.callbacks.Callback):
-    """Times model.fit from the end of its first step to the end of its last."""
-
-    def on_train_batch_end(self, batch, logs=None):
-        if batch == 0:
-            self.stop = _clock()
-        self.elapsed = self.stop()
-
-
-def measure_loop_vs_fit(config, x, y, steps_per_repeat=20, repeats=7, warmup=1):
-    """Images/second of our loop and of model.fit, same model and `train_batches` pipeline.
-
-    x (N, 28, 28, 1) float32, y (N,) int32: the training set. Each repeat
-    starts a fresh pipeline (as a training run or a fit call does) and times
-    `steps_per_repeat` steps after the first, whose batch waits for the
-    shuffle buffer to fill. Returns {"images_per_second": {"loop", "fit"},
-    "ms": {...} per step, "ratio": {...} time per step / fit's, "cpu_ms": ...,
-    "cpu_ratio": ...}; loop_vs_fit is 1 / ratio["loop"].
-    """
-    keras.utils.set_random_seed(config.seed)
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    norm = BatchNorm if config.batch_norm else None
-    step = make_train_step(_model(config, norm), make_optimizer(config, SCHEDULE_STEPS))
-    chunk = make_train_chunk(step)
-    fit_model = _model(config, norm)
-    fit_model.compile(optimizer=make_optimizer(config, SCHEDULE_STEPS), loss=loss)
-
-    def pipeline():
-        return train_batches(x, y, config.batch_size, config.seed)
-
-    def loop():
-        batches, losses = iter(pipeline()), []
-        run_steps(chunk, batches, 1, losses)
-        stop = _clock()
-        run_steps(chunk, batches, steps_per_repeat, losses)
-        losses[-1].numpy()  # wait for the last step
-        return stop()
-
-    def fit():
-        clock = _FitClock()
-        fit_model.fit(
-            pipeline(),
-            steps_per_epoch=steps_per_repeat + 1,
-            epochs=1,
-            verbose=0,
-            callbacks=[clock],
-            shuffle=False,  # the pipeline shuffles; fit would warn that it ignores shuffle=True
-        )
-        return clock.elapsed
-
-    runs = {"fit": fit, "loop": loop}
-    for _ in range(warmup):
-        for run in runs.values():
-            run()
-    result = _summary(*_interleaved(runs, repeats), 1e3 / steps_per_repeat, "fit")
-    result["images_per_second"] = {
-        name: config.batch_size * 1e3 / ms for name, ms in result["ms"].items()
-    }
-    return result
-
-
 def run(x, y, step_repeats=25, steps_per_repeat=2, fit_repeats=9, fit_steps=20, precision=None):
     """Every measurement on training set x (N, 28, 28, 1), y (N,): the dict `main` prints.
 
@@ -346,6 +101,19 @@ def run(x, y, step_repeats=25, steps_per_repeat=2, fit_repeats=9, fit_steps=20, 
     mlp = measure_step_ratios(mlp_config, MLP_NORMS, *batch, steps_per_repeat, step_repeats)
     loop = measure_loop_vs_fit(cnn_bn_config, x, y, fit_steps, fit_repeats)
     return {
+        **_step_results(cnn, mlp, loop),
+        **_bn_layer_results(layers, before_pool),
+        "batch_size": cnn_config.batch_size,
+        "precision": precision,
+        "cpu": cpu_name(),
+        "repeats": {"step": step_repeats, "loop_vs_fit": fit_repeats},
+        "targets": {"bn_step_ratio": BN_STEP_TARGETS[precision], "loop_vs_fit_ratio": ">= 1"},
+    }
+
+
+def _step_results(cnn, mlp, loop) -> dict:
+    """The entries of `run`'s dict from the training-step and loop-vs-fit measurements."""
+    return {
         "bn_step_ratio": cnn["ratio"]["ours"],
         "keras_bn_step_ratio": cnn["ratio"]["keras"],
         "loop_vs_fit_ratio": 1 / loop["ratio"]["loop"],
@@ -356,6 +124,17 @@ def run(x, y, step_repeats=25, steps_per_repeat=2, fit_repeats=9, fit_steps=20, 
         "cnn_step_cpu_ratio": cnn["cpu_ratio"],
         "cnn_ms_per_step": cnn["ms"],
         "cnn_cpu_ms_per_step": cnn["cpu_ms"],
+        "mlp_bn_step_ratio": mlp["ratio"]["ours"],
+        "mlp_bn_step_cpu_ratio": mlp["cpu_ratio"]["ours"],
+        "mlp_ms_per_step": mlp["ms"],
+        "images_per_second": loop["images_per_second"],
+        "loop_fit_ms_per_step": loop["ms"],
+    }
+
+
+def _bn_layer_results(layers, before_pool) -> dict:
+    """The entries of `run`'s dict from the batch-norm layers measured alone."""
+    return {
         "bn_layers_ms": layers["ms"],
         "bn_layers_cpu_ms": layers["cpu_ms"],
         "bn_layers_own_ms": layers["own_ms"],
@@ -369,47 +148,12 @@ def run(x, y, step_repeats=25, steps_per_repeat=2, fit_repeats=9, fit_steps=20, 
             "cpu_ms": before_pool["cpu_ms"],
             "shapes": [list(s) for s in before_pool["shapes"]],
         },
-        "mlp_bn_step_ratio": mlp["ratio"]["ours"],
-        "mlp_bn_step_cpu_ratio": mlp["cpu_ratio"]["ours"],
-        "mlp_ms_per_step": mlp["ms"],
-        "images_per_second": loop["images_per_second"],
-        "loop_fit_ms_per_step": loop["ms"],
-        "batch_size": cnn_config.batch_size,
-        "precision": precision,
-        "cpu": cpu_name(),
-        "repeats": {"step": step_repeats, "loop_vs_fit": fit_repeats},
-        "targets": {"bn_step_ratio": BN_STEP_TARGETS[precision], "loop_vs_fit_ratio": ">= 1"},
     }
 
 
 def table(result) -> str:
     """The readable part of `main`'s output."""
-    lines = [
-        f"{result['cpu']}",
-        f"CNN training step, batch {result['batch_size']}, {result['precision']}"
-        " (ratio: median over repeats of variant / no_bn)",
-        f"{'variant':18s} {'wall ms':>8s} {'ratio':>6s} {'cpu ms':>8s} {'ratio':>6s}",
-    ]
-    for name in CNN_NORMS:
-        lines.append(
-            f"{name:18s} {result['cnn_ms_per_step'][name]:8.1f} "
-            f"{result['cnn_step_ratio'][name]:6.3f} "
-            f"{result['cnn_cpu_ms_per_step'][name]:8.1f} {result['cnn_step_cpu_ratio'][name]:6.3f}"
-        )
-    before = result["bn_layers_before_pool"]
-    for title, shapes, ms, own, cpu in (
-        ("", result["bn_layers_shapes"], result["bn_layers_ms"], result["bn_layers_own_ms"],
-         result["bn_layers_cpu_ms"]),
-        (" if placed before pooling", before["shapes"], before["ms"], before["own_ms"],
-         before["cpu_ms"]),
-    ):  # fmt: skip
-        lines.append(
-            f"CNN's batch-norm layers alone{title}, shapes {shapes}, forward + backward"
-            " (own: minus ReLU alone)"
-        )
-        lines.append(f"{'variant':18s} {'wall ms':>8s} {'own ms':>7s} {'cpu ms':>8s}")
-        for name in ms:
-            lines.append(f"{name:18s} {ms[name]:8.2f} {own[name]:7.2f} {cpu[name]:8.2f}")
+    lines = [result["cpu"], *_cnn_step_lines(result), *_bn_layer_lines(result)]
     ms = result["mlp_ms_per_step"]
     mlp_name = "MLP " + "-".join(map(str, studies.MLP.widths))
     lines += [
@@ -425,7 +169,44 @@ def table(result) -> str:
     return "\n".join(lines)
 
 
+def _cnn_step_lines(result) -> list[str]:
+    """The table of the CNN's training step per normalization layer."""
+    lines = [
+        f"CNN training step, batch {result['batch_size']}, {result['precision']}"
+        " (ratio: median over repeats of variant / no_bn)",
+        f"{'variant':18s} {'wall ms':>8s} {'ratio':>6s} {'cpu ms':>8s} {'ratio':>6s}",
+    ]
+    for name in CNN_NORMS:
+        lines.append(
+            f"{name:18s} {result['cnn_ms_per_step'][name]:8.1f} "
+            f"{result['cnn_step_ratio'][name]:6.3f} "
+            f"{result['cnn_cpu_ms_per_step'][name]:8.1f} {result['cnn_step_cpu_ratio'][name]:6.3f}"
+        )
+    return lines
+
+
+def _bn_layer_lines(result) -> list[str]:
+    """The tables of the batch-norm layers alone, where they are and before pooling."""
+    lines = []
+    before = result["bn_layers_before_pool"]
+    for title, shapes, ms, own, cpu in (
+        ("", result["bn_layers_shapes"], result["bn_layers_ms"], result["bn_layers_own_ms"],
+         result["bn_layers_cpu_ms"]),
+        (" if placed before pooling", before["shapes"], before["ms"], before["own_ms"],
+         before["cpu_ms"]),
+    ):  # fmt: skip
+        lines.append(
+            f"CNN's batch-norm layers alone{title}, shapes {shapes}, forward + backward"
+            " (own: minus ReLU alone)"
+        )
+        lines.append(f"{'variant':18s} {'wall ms':>8s} {'own ms':>7s} {'cpu ms':>8s}")
+        for name in ms:
+            lines.append(f"{name:18s} {ms[name]:8.2f} {own[name]:7.2f} {cpu[name]:8.2f}")
+    return lines
+
+
 def main():
+    """Measure everything on MNIST's training set; print the table, then the JSON line."""
     precision = bench_precision(studies.CNN.precision)
     data = load_mnist()
     result = run(to_inputs(data["x_train"]), data["y_train"].astype(np.int32), precision=precision)

@@ -2,7 +2,7 @@
 
 Runs differ in cost by orders of magnitude (a 30-step smoke MLP, a 10-epoch
 CNN), so the time left is the elapsed time scaled by the estimated work
-(`build.estimated_work`) still to do, averaged with the count of runs left.
+(`training_pool.estimated_work`) still to do, averaged with the count of runs left.
 """
 
 import sys

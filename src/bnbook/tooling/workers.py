@@ -3,7 +3,7 @@
 Before TensorFlow starts: the worker's device (one GPU with memory growth, so
 several workers share a machine's GPUs without each grabbing all the memory;
 or the CPU) and a quiet start-up. Then one TensorFlow thread per process on the
-CPU: the build runs one process per core (bnbook.tooling.build explains why).
+CPU: the build runs one process per core (bnbook.tooling.training_pool explains why).
 """
 
 import os

@@ -1,0 +1,135 @@
+"""Training the missing runs in parallel: one process per core (or GPU), longest run first.
+
+Each worker has its device, one TensorFlow thread and its own progress-bar line
+under the overall bar; with a scheduler the runs go to a Dask cluster instead
+(tooling/cluster.py). Ctrl-C or SIGTERM in the build stops every worker at once
+(a half-trained run is lost; finished records stay), and a record that comes
+back keyed on other code than the build's stops the build.
+"""
+
+import concurrent.futures
+import multiprocessing
+import signal
+import time
+
+from bnbook.tooling.progress import OverallBar
+
+STOP_SECONDS = 5  # after Ctrl-C/SIGTERM, workers get this long before they are killed
+
+
+def _init_worker(positions) -> None:
+    """A training worker: its device, one TensorFlow thread, its own progress-bar line
+    (line 0 is the overall bar), no Ctrl-C.
+
+    Ctrl-C reaches the whole process group; the build's main process alone
+    handles it (it stops the workers), so a worker never goes on to its next run.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    global _BAR_POSITION
+    _BAR_POSITION = positions.get()
+    from bnbook.runs.experiments import loaded_source_digest
+    from bnbook.tooling.workers import configure_worker
+
+    configure_worker(_BAR_POSITION - 1)  # device, quiet start-up, TRAIN_THREADS threads
+
+    loaded_source_digest()  # the code this worker runs is the code its records are keyed on
+
+
+def _train_in_worker(config):
+    from bnbook.runs.experiments import train_and_store
+
+    return train_and_store(config, bar_position=_BAR_POSITION)
+
+
+def estimated_work(config) -> float:
+    """Rough cost of a run (multiply-adds), to start the longest runs first."""
+    from bnbook.runs.config import conv_blocks, total_steps
+    from bnbook.runs.profiles import current_profile
+
+    if config.model == "cnn":
+        size, channels, macs = 28, 1, 0
+        for filters, pooled in conv_blocks(config.widths):
+            macs += size * size * channels * filters * 9
+            size, channels = size // 2 if pooled else size, filters
+        fan_in = size * size * channels
+    else:
+        macs, fan_in = 0, 28 * 28
+    for width in (*(config.widths if config.model == "mlp" else config.dense), 10):
+        macs, fan_in = macs + fan_in * width, width
+    steps = total_steps(config, current_profile())
+    return steps * (3 * config.batch_size * macs + 1.5e7)  # + per-step overhead
+
+
+def _stop_workers(pool, futures) -> None:
+    """Stop every worker now (a half-trained run is lost; finished records stay).
+
+    Futures are not cancelled: the pool marks them broken itself, and a cancelled
+    one makes its manager thread print a traceback (CPython 3.11).
+    """
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + STOP_SECONDS
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+    pool.shutdown(wait=False)
+
+
+def train_missing(
+    configs, force: bool, workers: int, source: str | None = None, scheduler: str | None = None
+) -> None:
+    """Train every config whose record is not cached (all, with `force`), in parallel.
+
+    One process per core, each with one TensorFlow thread: this network's small
+    ops (batch norm's element-wise passes, a 100-unit MLP) do not use a second
+    core, so two single-threaded runs side by side finish sooner than two runs
+    one after the other on two threads; the convolutions run as fast either way.
+    """
+    from bnbook.runs.experiments import is_cached
+
+    todo = list(dict.fromkeys(c for c in configs if force or not is_cached(c, source=source)))
+    if not todo:
+        return
+    todo.sort(key=estimated_work, reverse=True)  # longest first: the workers finish together
+    if scheduler:  # a Dask cluster instead of local processes (tooling/cluster.py)
+        from bnbook.tooling.cluster import train_on_cluster
+
+        return train_on_cluster(todo, scheduler, work_of=estimated_work)
+    workers = max(1, min(workers, len(todo)))
+    print(f"training {len(todo)} runs on {workers} worker(s)", flush=True)
+    _train_on_pool(todo, workers, source)
+
+
+def _train_on_pool(todo, workers: int, source: str | None) -> None:
+    """Train `todo` on `workers` local processes; a record keyed on other code than
+    `source` (if given) stops the build."""
+    from bnbook.runs.experiments import record_key
+    from bnbook.runs.profiles import current_profile
+
+    overall = OverallBar([estimated_work(c) for c in todo])  # above the workers' bars
+    context = multiprocessing.get_context("spawn")
+    positions = context.Queue()
+    for i in range(workers):
+        positions.put(i + 1)
+    pool = concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(positions,)
+    )
+    futures = {overall.track(pool.submit(_train_in_worker, c), estimated_work(c)): c for c in todo}
+    try:
+        for future in concurrent.futures.as_completed(futures):
+            record = future.result()  # re-raises a worker's error here
+            if source is None:
+                continue
+            if record["key"] != record_key(futures[future], current_profile(), source):
+                raise SystemExit(
+                    "error: the training code changed while this build ran; the runs "
+                    "trained so far are kept under the code that made them. Run the build again."
+                )
+    except BaseException:
+        _stop_workers(pool, futures)
+        raise
+    finally:
+        overall.close()
+    pool.shutdown()
