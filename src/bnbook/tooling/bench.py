@@ -207,6 +207,11 @@ def _bn_layer_lines(result) -> list[str]:
 
 def main():
     """Measure everything on MNIST's training set; print the table, then the JSON line."""
+    import tensorflow as tf
+
+    # Every variant builds its own model and step, so tf.function's "retracing" notes
+    # are expected here, not a sign of a slow loop.
+    tf.get_logger().setLevel("ERROR")
     precision = bench_precision(studies.CNN.precision)
     data = load_mnist()
     result = run(to_inputs(data["x_train"]), data["y_train"].astype(np.int32), precision=precision)
