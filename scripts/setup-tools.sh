@@ -26,3 +26,12 @@ if [ ! -f .venv/share/jupyter/kernels/bnbook/kernel.json ]; then
     --display-name "Python (bnbook)" >/dev/null
   say "registered the Jupyter kernel 'bnbook'"
 fi
+# JupyterLab never asks to fetch news or check for updates: this machine has no internet
+# beyond the package registries, and the book needs neither.
+overrides=.venv/share/jupyter/lab/settings/overrides.json
+if [ ! -f "$overrides" ]; then
+  mkdir -p "$(dirname "$overrides")"
+  printf '%s\n' '{"@jupyterlab/apputils-extension:notification":' \
+    '  {"fetchNews": "false", "checkForUpdates": false}}' > "$overrides.tmp"
+  mv "$overrides.tmp" "$overrides"
+fi

@@ -224,6 +224,11 @@ def test_jupyterlab_serves_the_notebooks_with_the_project_kernel(tmp_path):
         assert specs["bnbook"]["spec"]["display_name"] == "Python (bnbook)"
         listing = get(f"{base}/api/contents?{auth}")["content"]
         assert any(item["name"] == "01_data.ipynb" for item in listing)
+        # The set-up's overrides: Lab never reaches for the internet (news, updates).
+        notes = get(f"{base}/lab/api/settings/@jupyterlab/apputils-extension:notification?{auth}")
+        defaults = notes["schema"]["properties"]  # overrides.json sets the defaults
+        assert defaults["fetchNews"]["default"] == "false", defaults["fetchNews"]
+        assert defaults["checkForUpdates"]["default"] is False
         shot = screenshot(f"{base}/lab?{auth}", "jupyterlab", wait_ms=25000)
 
     nb = tmp_path / "check.ipynb"
