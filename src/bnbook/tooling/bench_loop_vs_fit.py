@@ -10,7 +10,13 @@ import keras
 
 from bnbook.networks.batchnorm import BatchNorm
 from bnbook.networks.pipeline import train_batches
-from bnbook.networks.train import make_optimizer, make_train_chunk, make_train_step, run_steps
+from bnbook.networks.train import (
+    loss_function,
+    make_optimizer,
+    make_train_chunk,
+    make_train_step,
+    run_steps,
+)
 from bnbook.tooling.bench_step_ratios import SCHEDULE_STEPS, model_with_norm
 from bnbook.tooling.bench_timing import clock, interleaved, summary
 
@@ -59,12 +65,11 @@ def measure_loop_vs_fit(config, x, y, steps_per_repeat=20, repeats=7, warmup=1):
     "cpu_ratio": ...}; loop_vs_fit is 1 / ratio["loop"].
     """
     keras.utils.set_random_seed(config.seed)
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     norm = BatchNorm if config.batch_norm else None
     step = make_train_step(model_with_norm(config, norm), make_optimizer(config, SCHEDULE_STEPS))
     chunk = make_train_chunk(step)
     fit_model = model_with_norm(config, norm)
-    fit_model.compile(optimizer=make_optimizer(config, SCHEDULE_STEPS), loss=loss)
+    fit_model.compile(optimizer=make_optimizer(config, SCHEDULE_STEPS), loss=loss_function())
     pipeline = partial(train_batches, x, y, config.batch_size, config.seed)
     runs = {
         "fit": partial(_time_fit, fit_model, pipeline, steps_per_repeat),
