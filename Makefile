@@ -3,7 +3,7 @@ PY := .venv/bin/python
 FORCE ?= 0
 FORCE_FLAG := $(if $(filter 1,$(FORCE)),--force,)
 
-.PHONY: setup book smoke test bench lint clean notebook-pdf lab tensorboard freeze
+.PHONY: setup book smoke test test-fast bench lint clean notebook-pdf lab tensorboard freeze
 
 # Names for the title page (and the HTML footer), over those in _config.yml:
 #   make book AUTHOR="Your Name" COLLABORATOR="Their Name"
@@ -22,6 +22,9 @@ smoke: setup  ## the same book on tiny data, in minutes
 
 test: setup  ## the whole test suite, including a smoke-profile book build
 	$(PY) -m pytest
+
+test-fast: setup  ## everything but the tests that build the book (a few minutes)
+	$(PY) -m pytest -m "not book"
 
 bench: setup  ## speed: batch norm's step-time cost, our loop vs model.fit (last line: JSON)
 	$(PY) -m bnbook.tooling.bench

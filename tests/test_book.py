@@ -106,15 +106,36 @@ def test_the_execution_cache_lives_under_the_key(smoke_book, monkeypatch):
     assert (smoke_book / ".jupyter_cache" / book_key()).is_dir()
 
 
-def test_summary_json_has_every_headline_with_seeds(smoke_book):
+def test_summary_json_has_every_headline_and_comparison_with_seeds(smoke_book):
     import json
 
     from bnbook.runs.profiles import PROFILES
-    from bnbook.runs.studies import headline
 
     summary = json.loads((smoke_book / "results" / "summary.json").read_text())
-    assert set(summary["headline"]) == set(headline())
+    assert set(summary["headline"]) == {"mlp", "mlp_bn", "cnn", "cnn_bn"}  # read, not planned
     for entry in summary["headline"].values():
         assert len(entry["seeds"]) == len(PROFILES["smoke"].seeds)
-        assert 0 <= entry["mean"] <= 1 and entry["images_per_second"] > 0
-        assert entry["profile"] == "smoke"
+        assert 0 <= entry["mean"] <= 1 and entry["margin_needed"] > 0
+    names = [c["name"] for c in summary["comparisons"]]
+    assert {"MLP: batch norm", "CNN: batch norm, shift 0 px"} <= set(names)
+    for c in summary["comparisons"]:
+        low, high = c["ci95"]
+        assert low <= c["mean_difference"] <= high and len(c["per_seed_difference"]) >= 2
+        assert c["verdict"] == ("helped" if low > 0 else "hurt" if high < 0 else "within noise")
+
+
+def test_both_arms_of_every_pair_trained_on_the_same_batches(smoke_book, monkeypatch):
+    from dataclasses import replace
+
+    from bnbook.runs import plan
+    from bnbook.runs.experiments import lookup
+
+    monkeypatch.setenv("BNBOOK_PROFILE", "smoke")
+    resolved = plan.resolve(lookup())
+    pairs = [c for c in [*plan.mlp_pair(), *plan.cnn_factorial()] if not c.batch_norm]
+    fingerprints = set()
+    for c in pairs:
+        plain, bn = resolved.records[c], resolved.records[replace(c, batch_norm=True)]
+        assert plain["batch_fingerprint"] == bn["batch_fingerprint"], c.label()
+        fingerprints.add((c.shift, plain["batch_fingerprint"]))
+    assert len(fingerprints) == len({(c.shift, c.seed) for c in pairs})  # seeds differ

@@ -24,7 +24,8 @@ from bnbook.runs.config import Config
 from bnbook.runs.experiments import record_key
 from bnbook.runs.profiles import Profile
 from bnbook.runs.records import RecordStore
-from bnbook.tooling import build, scan, sphinx_ext, training_rounds
+from bnbook.runs import plan
+from bnbook.tooling import build, scan, sphinx_ext, training_schedule
 
 TINY = Profile("tiny-test", 512, 100, 200, 12, seeds=(0,))
 SMALL_MLP = Config(model="mlp", widths=(32, 16), epochs=1, batch_size=64)
@@ -238,14 +239,9 @@ def test_a_signal_stops_every_worker_within_5_s_and_the_next_build_resumes(
     for path in records.glob("*.json"):
         assert store.get(path.stem) is not None, f"partial record {path.name}"
     # Resume: what finished is cached, so the next build trains only the rest.
-    from bnbook.runs.studies import chapter_configs
-
     monkeypatch.setenv("BNBOOK_PROFILE", "smoke")
-    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", str(build.TRAIN_THREADS))
-    configs = [c for cs in chapter_configs().values() for c in cs]
-    source = provenance.source_digest(experiments.TRAINING_MODULES)
-    cached = [c for c in configs if experiments.is_cached(c, store=store, source=source)]
-    assert len(cached) == len(list(records.glob("*.json"))) > 0
+    resolved = plan.resolve(experiments.lookup(store=store))
+    assert len(resolved.records) == len(list(records.glob("*.json"))) > 0
 
 
 # 6. BNBOOK_FORCE leaks into the notebooks' kernels ----------------------------
@@ -256,7 +252,7 @@ def test_force_retrains_in_the_build_but_never_in_the_kernels(monkeypatch, tmp_p
 
     def run_experiments(force, workers, scheduler=None):
         seen["force"] = force
-        return [], 0.0, {}, None
+        return (plan.Resolved({}, {}), 0.0, {"estimated_s": 0, "measured_s": 0, "runs": 0})
 
     def run(cmd, **kwargs):
         seen["env"] = kwargs.get("env")
@@ -267,8 +263,8 @@ def test_force_retrains_in_the_build_but_never_in_the_kernels(monkeypatch, tmp_p
     monkeypatch.setenv(experiments.FORCE_ENV_VAR, "1")
     monkeypatch.setattr("bnbook.runs.records.RECORDS_DIR", tmp_path / "records")
     monkeypatch.setattr(build, "output_root", lambda profile: tmp_path)
-    monkeypatch.setattr(training_rounds, "run_experiments", run_experiments)
-    monkeypatch.setattr(training_rounds, "write_summary", lambda records, path, load: None)
+    monkeypatch.setattr(training_schedule, "run_experiments", run_experiments)
+    monkeypatch.setattr(training_schedule, "write_summary", lambda resolved, path: None)
     monkeypatch.setattr(build, "scan_book", lambda root, builders: None, raising=False)
     monkeypatch.setattr(build.signal, "signal", lambda *args: None)
     monkeypatch.setattr(subprocess, "run", run)
@@ -304,9 +300,10 @@ def test_a_second_build_waits_for_the_first_and_says_who_holds_it(tmp_path):
 def test_the_summary_is_written_through_a_unique_temporary_file(tmp_path, monkeypatch):
     path = tmp_path / "summary.json"
     path.with_suffix(".tmp").mkdir()  # the fixed name of the old code cannot be used
-    monkeypatch.setattr("bnbook.runs.studies.arms", lambda load: {})
-    training_rounds.write_summary({}, path, None)
-    assert json.loads(path.read_text()) == {"headline": {}, "all_runs": []}
+    monkeypatch.setattr("bnbook.presentation.evidence.comparisons", lambda resolved: [])
+    monkeypatch.setattr("bnbook.presentation.evidence.headline", lambda resolved: {})
+    training_schedule.write_summary(plan.Resolved({}, {}), path)
+    assert json.loads(path.read_text()) == {"comparisons": [], "headline": {}, "all_runs": []}
 
 
 # 8. Tampered, truncated and foreign records ------------------------------------
@@ -417,7 +414,7 @@ def test_a_data_error_in_the_build_is_one_line(monkeypatch, tmp_path, capsys):
         monkeypatch.setenv(name, os.environ.get(name, ""))  # restored after the test
     monkeypatch.setattr("bnbook.runs.records.RECORDS_DIR", tmp_path / "records")
     monkeypatch.setattr(build, "output_root", lambda profile: tmp_path)
-    monkeypatch.setattr(training_rounds, "run_experiments", no_data)
+    monkeypatch.setattr(training_schedule, "run_experiments", no_data)
     monkeypatch.setattr(build.signal, "signal", lambda *args: None)
     assert build.main(["--profile", "smoke", "--builders", ""]) == 1
     assert capsys.readouterr().err.strip().splitlines() == [

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bnbook.tooling import build, names, training_rounds
+from bnbook.runs import plan
+from bnbook.tooling import build, names, training_schedule
 from bnbook.tooling.build import PROJECT_ROOT
 
 PLACEHOLDERS = dict(names.PLACEHOLDERS)
@@ -56,8 +57,12 @@ def test_the_build_ends_with_the_warning_only_while_unset(monkeypatch, capsys, e
     monkeypatch.setattr(names, "from_config", lambda: dict(PLACEHOLDERS))
     for role, variable in names.ENV_VARS.items():
         monkeypatch.setenv(variable, env.get(role, ""))
-    monkeypatch.setattr(training_rounds, "run_experiments", lambda *args: ([], 0.0, {}, None))
-    monkeypatch.setattr(training_rounds, "write_summary", lambda records, path, load: None)
+    monkeypatch.setattr(
+        training_schedule,
+        "run_experiments",
+        lambda *args: (plan.Resolved({}, {}), 0.0, {"estimated_s": 0, "measured_s": 0, "runs": 0}),
+    )
+    monkeypatch.setattr(training_schedule, "write_summary", lambda resolved, path: None)
     monkeypatch.setattr(build, "jupyter_book", lambda root, builder, fresh: None)
     build.main(["--profile", "smoke", "--builders", "html"])
     last = capsys.readouterr().out.strip().splitlines()[-1]

@@ -26,10 +26,10 @@ def comparable(record: dict) -> dict:
 def smoke_runs(monkeypatch, n=6):
     """A few smoke runs of every kind (MLP with probes, batch norm, CNN), cheapest first."""
     monkeypatch.setenv("BNBOOK_PROFILE", "smoke")
-    from bnbook.runs import studies
+    from bnbook.runs import plan
 
     # Runs that depend on no selection (no records needed to list them).
-    every = dict.fromkeys(studies.lr_sweep() + studies.cnn_grid() + [studies.PAPER_MLP])
+    every = dict.fromkeys(plan.lr_sweep() + plan.cnn_grid() + plan.figure1())
     mlp = sorted((c for c in every if c.model == "mlp"), key=training_pool.estimated_work)
     cnn = sorted((c for c in every if c.model == "cnn"), key=training_pool.estimated_work)
     return mlp[: n // 2] + cnn[: n - n // 2]

@@ -245,17 +245,22 @@ def test_jupyterlab_serves_the_notebooks_with_the_project_kernel(tmp_path):
     print(f"\nJupyterLab answered /api/status {serving_s:.1f} s after start; screenshot: {shot}")
 
 
-def test_runs_are_named_by_chapter_and_config(monkeypatch):
-    from bnbook.runs.experiments import record_key
+def test_runs_are_named_by_chapter_and_config(monkeypatch, tmp_path):
+    from bnbook.runs import plan, records
+    from bnbook.runs.experiments import TRAINING_MODULES, record_key
     from bnbook.runs.profiles import PROFILES
-    from bnbook.runs.studies import chapter_configs
+    from bnbook.runs.provenance import TRAIN_THREADS, source_digest
 
     monkeypatch.setenv("BNBOOK_PROFILE", "smoke")
-    chapter, configs = next(iter(chapter_configs().items()))
-    key = record_key(configs[0], PROFILES["smoke"])
+    monkeypatch.setattr(records, "RECORDS_DIR", tmp_path)  # looked up here, never trained
+    config = next(c for c in plan.mlp_pair() if c.batch_norm)
+    source = source_digest(TRAINING_MODULES)
+    key = record_key(config, PROFILES["smoke"], source, TRAIN_THREADS)
+    RecordStore(tmp_path).put(key, {**fake_record(key, 0), "config": config.as_dict()})
     chapters = tensorboard.chapters_by_key()
-    assert chapters[key] == chapter
-    record = {"config": configs[0].as_dict(), "profile": "smoke", "key": key}
+    chapter = plan.CHAPTERS["p4_2"]
+    assert chapters == {key: chapter}
+    record = {"config": config.as_dict(), "profile": "smoke", "key": key}
     name = tensorboard.run_name(record, chapters[key])
-    assert name.startswith(f"smoke/{chapter.replace('/', '-')}/{configs[0].label()}")
+    assert name.startswith(f"smoke/{chapter.replace('/', '-')}/{config.label()}")
     assert name.endswith(key[:8]) and name.count("/") == 2

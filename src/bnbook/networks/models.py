@@ -22,7 +22,7 @@ from functools import partial
 import keras
 
 from bnbook.networks.batchnorm import BatchNorm, fuses
-from bnbook.runs.config import conv_blocks
+from bnbook.networks.architecture import conv_blocks
 
 NUM_CLASSES = 10
 

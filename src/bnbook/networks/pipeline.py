@@ -47,6 +47,7 @@ def train_batches(x, y, batch_size: int, seed: int, max_shift: int = 0) -> tf.da
     if max_shift:
         ds = ds.enumerate().map(
             lambda i, batch: (random_shifts(batch[0], max_shift, tf.stack([seed, i])), batch[1]),
-            num_parallel_calls=tf.data.AUTOTUNE,
         )
-    return ds.prefetch(tf.data.AUTOTUNE)
+    # No prefetch and no parallel map: each worker has one core, and tf.data's
+    # background thread pools made closing an iterator wait on their threads.
+    return ds

@@ -110,29 +110,39 @@ def loss_curves(runs: dict, window: int = 50, ax=None, title: str | None = None)
 
 
 def sweep_curves(records: list[dict], tail: int = 50):
-    """Final training loss and validation accuracy against the learning rate, BN on and off."""
+    """Final training loss and validation accuracy against the learning rate, BN on and
+    off: the median over seeds, each seed as a small dot (a diverged run's loss is not
+    finite: it is drawn at the top of the panel, marked x)."""
     # 6.4 in wide: printed at its own size, so no text shrinks below the style's 8 pt.
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(6.4, 3.0))
+    top = 1e2
     for batch_norm in (False, True):
-        rows = sorted(
-            (r["config"]["lr"], r) for r in records if r["config"]["batch_norm"] == batch_norm
-        )
-        lrs = [lr for lr, _ in rows]
-        final = [np.mean(r["losses"][-tail:]) for _, r in rows]
-        final = [v if np.isfinite(v) else np.nan for v in final]
-        accs = [100 * r["val_accuracy"] for _, r in rows]
+        runs = [r for r in records if r["config"]["batch_norm"] == batch_norm]
+        lrs = sorted({r["config"]["lr"] for r in runs})
+        loss = {lr: [_finite_or(np.mean(r["losses"][-tail:]), top) for r in runs
+                     if r["config"]["lr"] == lr] for lr in lrs}  # fmt: skip
+        acc = {lr: [100 * r["val_accuracy"] for r in runs if r["config"]["lr"] == lr] for lr in lrs}
         label = "with batch norm" if batch_norm else "without"
-        ax_loss.plot(lrs, final, marker=marker(batch_norm), label=label, **style(batch_norm))
-        ax_acc.plot(lrs, accs, marker=marker(batch_norm), label=label, **style(batch_norm))
+        s, m = style(batch_norm), marker(batch_norm)
+        ax_loss.plot(lrs, [np.median(loss[lr]) for lr in lrs], marker=m, label=label, **s)
+        ax_acc.plot(lrs, [np.median(acc[lr]) for lr in lrs], marker=m, label=label, **s)
+        for lr in lrs:
+            ax_loss.plot([lr] * len(loss[lr]), loss[lr], "x" if top in loss[lr] else ".",
+                         color=s["color"], markersize=4)  # fmt: skip
+            ax_acc.plot([lr] * len(acc[lr]), acc[lr], ".", color=s["color"], markersize=4)
     for ax in (ax_loss, ax_acc):
         ax.set_xscale("log")
         ax.set_xlabel("learning rate (plain SGD)")
+        ax.legend(fontsize=8)
     ax_loss.set_yscale("log")
     ax_loss.set_ylabel(f"training loss,\nlast {tail} steps (nats)")
     ax_acc.set_ylabel(f"validation accuracy (%)\nafter {records[0]['steps']} steps")
-    ax_acc.legend()
     fig.tight_layout()
     return fig
+
+
+def _finite_or(value: float, instead: float) -> float:
+    return float(value) if np.isfinite(value) else instead
 
 
 def percentile_bands(ax, record: dict, layer: str, unit: str = "all", label: str = ""):
@@ -148,71 +158,56 @@ def percentile_bands(ax, record: dict, layer: str, unit: str = "all", label: str
     return ax
 
 
-def grad_norms(ax, record: dict, label: str):
-    """Gradient norm of each layer's weights at every evaluation step."""
-    steps = [p["step"] for p in record["probes"]]
-    names = list(record["probes"][0]["grad_norms"])
-    s = style(record["config"]["batch_norm"])
+LAYER_MARKERS = ("o", "s", "^", "D", "v", "P")  # one per layer: readable in greyscale
+
+
+def grad_norms(ax, records: list[dict], title: str):
+    """Gradient norm of each layer's weights at every evaluation: the geometric mean over
+    seeds (line, one marker per layer) and the range over seeds (band)."""
+    steps = [p["step"] for p in records[0]["probes"]]
+    names = list(records[0]["probes"][0]["grad_norms"])
+    s = style(records[0]["config"]["batch_norm"])
     for i, name in enumerate(names):
-        values = [p["grad_norms"][name] for p in record["probes"]]
-        shade = 0.35 + 0.65 * i / max(1, len(names) - 1)
-        ax.plot(steps, values, color=s["color"], linestyle=s["linestyle"], alpha=shade,
-                label=f"{label}, layer {i + 1}")  # fmt: skip
+        values = np.array([[p["grad_norms"][name] for p in r["probes"]] for r in records])
+        ax.fill_between(steps, values.min(0), values.max(0), color="0.5", alpha=0.15)
+        ax.plot(steps, np.exp(np.log(values).mean(0)), color="black" if i % 2 else s["color"],
+                linestyle=s["linestyle"], marker=LAYER_MARKERS[i % len(LAYER_MARKERS)],
+                markersize=4, label=f"layer {i + 1}")  # fmt: skip
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
-    ax.set_ylabel("gradient norm of the weights")
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=2)
+    return ax
+
+
+def batch_size_bars(ax, comparisons: list, records: dict):
+    """Validation accuracy per batch size, BN on and off: mean over seeds, seeds as dots.
+
+    `records`: {(batch size, batch_norm): [record per seed]}.
+    """
+    sizes = sorted({b for b, _ in records})
+    for batch_norm in (False, True):
+        means = [100 * np.mean([r["val_accuracy"] for r in records[b, batch_norm]]) for b in sizes]
+        label = "with batch norm" if batch_norm else "without"
+        ax.plot(sizes, means, marker=marker(batch_norm), label=label, **style(batch_norm))
+        for b in sizes:
+            accs = [100 * r["val_accuracy"] for r in records[b, batch_norm]]
+            ax.plot([b] * len(accs), accs, ".", color=style(batch_norm)["color"], markersize=4)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sizes, [str(b) for b in sizes])
+    ax.set_xlabel("batch size (same number of steps each)")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.legend(fontsize=8)
     return ax
 
 
 def accuracy_curves(ax, runs: dict):
-    """Validation accuracy at each evaluation; `runs`: {label: record}."""
-    for label, record in runs.items():
-        steps = [e["step"] for e in record["evals"]]
-        acc = [100 * e["val_accuracy"] for e in record["evals"]]
-        ax.plot(steps, acc, label=label, **style(record["config"]["batch_norm"]))
+    """Validation accuracy at each evaluation, mean over seeds; `runs`: {label: [record]}."""
+    for label, records in runs.items():
+        steps = [e["step"] for e in records[0]["evals"]]
+        acc = np.mean([[100 * e["val_accuracy"] for e in r["evals"]] for r in records], axis=0)
+        ax.plot(steps, acc, label=label, **style(records[0]["config"]["batch_norm"]))
     ax.set_xlabel("training step")
-    ax.set_ylabel("validation accuracy (%)")
-    ax.legend(fontsize=8)
-    return ax
-
-
-def selection_curves(ax, searches: dict, field: str = "lr"):
-    """Validation accuracy of each candidate of one search, the chosen one filled.
-
-    `searches`: {label: (batch_norm, search)} with a search as in Selection.searches.
-    """
-    for label, (batch_norm, search) in searches.items():
-        values, accs = search["values"], [100 * a for a in search["val_accuracy"]]
-        s = style(batch_norm)
-        ax.plot(values, accs, marker=marker(batch_norm), markerfacecolor="white", label=label, **s)
-        best = values.index(search["chosen"])
-        ax.plot([values[best]], [accs[best]], marker=marker(batch_norm), color=s["color"],
-                linestyle="none", markersize=9)  # fmt: skip
-    if field == "lr":
-        ax.set_xscale("log")
-        # The candidates themselves as plain numbers: "10^-3" prints its base small.
-        values = next(iter(searches.values()))[1]["values"]
-        ax.set_xticks(values, [f"{v:g}" for v in values])
-        ax.xaxis.set_minor_formatter(plt.NullFormatter())
-    ax.set_xlabel("learning rate" if field == "lr" else field)
-    ax.set_ylabel("validation accuracy (%)")
-    ax.legend(fontsize=8)
-    return ax
-
-
-def batch_size_curves(ax, records: list[dict]):
-    """Validation accuracy after one epoch against the batch size, BN on and off."""
-    for batch_norm in (False, True):
-        rows = sorted(
-            (r["config"]["batch_size"], 100 * r["val_accuracy"])
-            for r in records
-            if r["config"]["batch_norm"] == batch_norm
-        )
-        label = "with batch norm" if batch_norm else "without"
-        ax.plot(*zip(*rows, strict=True), marker=marker(batch_norm), label=label,
-                **style(batch_norm))  # fmt: skip
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("batch size (one epoch of images each)")
     ax.set_ylabel("validation accuracy (%)")
     ax.legend(fontsize=8)
     return ax

@@ -11,22 +11,13 @@ from bnbook.runs.profiles import current_profile
 
 
 def page_records(chapter: str) -> list[dict]:
-    """The stored records of a chapter of `runs.studies.chapter_configs()` (never trains)."""
-    from bnbook.runs.experiments import record_key
-    from bnbook.runs.records import RecordStore
-    from bnbook.runs.selection import NotReady
-    from bnbook.runs.studies import chapter_configs
+    """The stored records of a chapter of the plan (`runs.plan.CHAPTERS`; never trains)."""
+    from bnbook.runs.experiments import lookup
+    from bnbook.runs.plan import resolve
 
-    store, profile = RecordStore(), current_profile()
-
-    def load(config):
-        return store.get(record_key(config, profile))
-
-    try:
-        configs = chapter_configs(load)[chapter]
-    except NotReady:  # selection runs missing: describe what there is
-        return []
-    return [r for r in map(load, configs) if r is not None]
+    resolved = resolve(lookup())
+    configs = dict.fromkeys(resolved.chapter_configs()[chapter])
+    return [resolved.records[c] for c in configs if c in resolved.records]
 
 
 def describe_machines(records: list[dict]) -> str:
@@ -64,14 +55,14 @@ def provenance_sentence(records: list[dict]) -> str:
 def profile_note(page: str | list | None = None) -> Markdown:
     """An admonition naming the profile and where and when the page's records were made.
 
-    `page`: a chapter title of `runs.studies.chapter_configs()` (its records are
+    `page`: a chapter of `runs.plan.CHAPTERS` (its records are
     read from the store), or the list of records the page shows; the smoke
     profile's note warns that its numbers are not results.
     """
     records = page_records(page) if isinstance(page, str) else list(page or [])
     where = provenance_sentence(records)
     profile = current_profile()
-    device = f" Trained on {describe_device()}."  # part of every record's key (issue 13)
+    device = f" Trained on {describe_device()}."  # part of every record's key
     if profile.name == "smoke":
         return Markdown(
             ":::{warning}\nSmoke profile: the numbers on this page come from tiny subsets of "
@@ -83,6 +74,14 @@ def profile_note(page: str | list | None = None) -> Markdown:
         ":::{note}\nFull profile: 55,000 training, 5,000 validation and 10,000 test images."
         f"{device} {where}\n:::"
     )
+
+
+def glue_facts(facts: dict) -> None:
+    """Glue every fact (name -> text) for the page's prose, displaying nothing."""
+    from myst_nb import glue
+
+    for name, text in facts.items():
+        glue(name, text, display=False)
 
 
 def markdown_table(headers: list[str], rows: list[list]) -> Markdown:
@@ -136,20 +135,23 @@ def setting(value) -> str:
 
 
 def selection_table(selections: dict) -> Markdown:
-    """Every candidate of every search, per arm: validation accuracy, the chosen one in bold.
+    """Every candidate of every field, per arm: validation accuracy (seed 0), the default
+    marked, the best one's margin over it, the noise margin it had to beat, the choice.
 
-    `selections`: {arm label: Selection}.
+    `selections`: {arm label: runs.selection.Selection}.
     """
     rows = []
     for label, selection in selections.items():
-        for search in selection.searches:
+        for row in selection.rows:
             cells = [
-                f"**{setting(value)}: {percent(acc)}**" if value == search["chosen"]
-                else f"{setting(value)}: {percent(acc)}"
-                for value, acc in zip(search["values"], search["val_accuracy"], strict=True)
-            ]  # fmt: skip
-            rows.append([label, search["field"], ", ".join(cells)])
-    return markdown_table(["arm", "setting", "candidate: validation accuracy"], rows)
+                f"{setting(v)}{' (default)' if v == row['default'] else ''}: {percent(acc)}"
+                for v, acc in zip(row["values"], row["val_accuracy"], strict=True)
+            ]
+            margin = f"{100 * row['margin']:+.2f} / {100 * selection.margin_needed:.2f}"
+            rows.append([label, row["field"], "; ".join(cells), margin, setting(row["chosen"])])
+    headers = ["arm", "setting", "candidate (seed 0): validation", "margin / needed (points)",
+               "chosen"]  # fmt: skip
+    return markdown_table(headers, rows)
 
 
 def arms_table(arms: dict) -> Markdown:
@@ -171,40 +173,33 @@ def arms_table(arms: dict) -> Markdown:
     return markdown_table(headers, rows)
 
 
-def headline_summaries() -> dict:
-    """{name: summary} for the comparisons the homework asks for (studies.headline()).
-
-    The one place the answers page reads Problem 4's runs, so a change in how runs are
-    selected changes it here only.
-    """
-    from bnbook.runs import studies
-    from bnbook.runs.experiments import run_seeds, summarize
-
-    return {name: summarize(run_seeds(config)) for name, config in studies.headline().items()}
-
-
 def accuracy_table(see: dict[str, str] | None = None) -> Markdown:
-    """Problem 4's answer: test accuracy (mean ± std over seeds) without and with batch norm.
+    """Problem 4's answer: test accuracy (mean ± std over seeds) without and with batch
+    norm at the matched settings, and the paired difference with its interval.
 
-    One row per network (`mlp`/`mlp_bn`, `cnn`/`cnn_bn` in studies.headline()); `see`
-    maps a network ("mlp", "cnn") to MyST text for a last column (where it is derived).
+    `see` maps a network ("mlp", "cnn") to MyST text for a last column.
     """
-    summaries = headline_summaries()
-    names = {"mlp": "MLP (4.1, 4.2)", "cnn": "CNN (4.3)"}
+    from bnbook.presentation import evidence
+
+    resolved = evidence.book_runs()
+    found = {c.name: c for c in evidence.comparisons(resolved)}
+    nets = {"mlp": ("MLP (4.1, 4.2)", evidence.mlp_base(), "MLP: batch norm"),
+            "cnn": ("CNN (4.3)", evidence.cnn_base(), "CNN: batch norm, shift 0 px")}  # fmt: skip
     rows = []
-    for net, label in names.items():
-        row = [label] + [
-            f"{mean_std(s)} (lr {s['config']['lr']:g})"
-            for s in (summaries[net], summaries[f"{net}_bn"])
-        ]
+    for net, (label, base, name) in nets.items():
+        arms = [evidence.arm_records(resolved, base, bn) for bn in (False, True)]
+        accs = [evidence.mean_sd([r["test_accuracy"] for r in arm]) for arm in arms]
+        c = found[name]
+        row = [label, *accs, f"{evidence.interval_text(c)}: {c.verdict}"]
         rows.append(row + ([see[net]] if see else []))
-    headers = ["network", "without batch norm", "with batch norm"] + (["shown in"] if see else [])
-    seeds = ", ".join(summaries["mlp"]["seeds"])
-    profile = summaries["mlp"]["profile"]
+    headers = ["network", "without batch norm", "with batch norm", "paired difference"]
+    headers += ["shown in"] if see else []
+    profile = current_profile().name
     note = (
-        f"Test accuracy, mean ± sample standard deviation over seeds {seeds}, each arm at "
-        "the learning rate it chose on validation (in parentheses); the test set is "
-        "evaluated once, at the end of each run "
-        f"({profile} profile{': tiny subsets, not results' if profile == 'smoke' else ''})."
+        f"Test accuracy, mean ± sample standard deviation over seeds "
+        f"{', '.join(map(str, found['MLP: batch norm'].seeds))}; both arms at the same "
+        "pre-declared settings, seeds and batches; the test set is evaluated once, at the "
+        f"end of each run ({profile} profile"
+        f"{': tiny subsets, not results' if profile == 'smoke' else ''})."
     )
     return Markdown(markdown_table(headers, rows).data + "\n\n" + note)

@@ -1,6 +1,6 @@
 """What one training run is: `Config`, and the step counts it implies.
 
-Every run the book trains is a `Config` (runs.studies lists them); its fields
+Every run the book trains is a `Config` (runs.plan lists them); its fields
 and the profile fix everything about the run, so they are part of its record's
 cache key (runs.experiments).
 """
@@ -55,21 +55,6 @@ class Config:
     def with_seed(self, seed: int) -> "Config":
         """The same run with another seed."""
         return replace(self, seed=seed)
-
-
-def conv_blocks(widths) -> list[tuple[int, bool]]:
-    """A CNN's `widths` ((32, "pool", 64, ...)) read once: [(filters, pooled after), ...]."""
-    blocks = []
-    for i, spec in enumerate(widths):
-        if spec == "pool":
-            if i == 0 or widths[i - 1] == "pool":
-                raise ValueError(f"each 'pool' must follow a convolution; got widths={widths}")
-            blocks[-1] = (blocks[-1][0], True)
-        elif isinstance(spec, int) and spec > 0:
-            blocks.append((spec, False))
-        else:
-            raise ValueError(f"widths holds filter counts and 'pool'; got {spec!r} in {widths}")
-    return blocks
 
 
 def steps_per_epoch(config: Config, profile: Profile) -> int:

@@ -18,12 +18,13 @@ class Profile:
     validation_examples: int | None  # None: all 5,000 of the validation split
     test_examples: int | None  # None: all 10,000
     max_steps: int | None  # cap on a config's steps (None: no cap)
-    seeds: tuple  # seeds for headline comparisons
+    seeds: tuple  # the seeds of every matched pair (runs.plan.headline_seeds)
+    support_seeds: int = 1  # how many of them the supporting studies use (runs.plan.support_seeds)
 
 
 PROFILES = {
-    "full": Profile("full", None, None, None, None, seeds=(0, 1, 2)),
-    "smoke": Profile("smoke", 1024, 256, 500, 30, seeds=(0, 1)),
+    "full": Profile("full", None, None, None, None, seeds=(0, 1, 2, 3, 4), support_seeds=3),
+    "smoke": Profile("smoke", 1024, 256, 500, 30, seeds=(0, 1, 2), support_seeds=2),
 }
 
 

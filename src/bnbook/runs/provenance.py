@@ -5,6 +5,7 @@ code, a library or a setting that changes its numbers changed; every record
 also states the machine it was made on (`machine()`).
 """
 
+import ast
 import hashlib
 import json
 import os
@@ -30,9 +31,27 @@ def library_versions() -> dict:
     return versions
 
 
-def source_digest(module_names=None) -> str:
-    """sha256 over our package's source files (all of them, or the named dotted modules,
-    e.g. "networks.train")."""
+def code_text(path: Path) -> bytes:
+    """A module's code as the interpreter runs it: its syntax tree without docstrings,
+    comments or line numbers (so editing those changes no key)."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, include_attributes=False).encode()
+
+
+def source_digest(module_names=None, code_only: bool = True) -> str:
+    """sha256 over our package's code (all of it, or the named dotted modules, e.g.
+    "networks.train"), docstrings and comments excluded (`code_text`); with
+    `code_only=False` the files as they are (the book prints their docstrings)."""
     if module_names is None:
         paths = sorted(PACKAGE_DIR.rglob("*.py"))
     else:
@@ -42,7 +61,8 @@ def source_digest(module_names=None) -> str:
     h = hashlib.sha256()
     for path in paths:
         name = path.relative_to(PACKAGE_DIR).as_posix()
-        h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+        text = code_text(path) if code_only else path.read_bytes()
+        h.update(name.encode() + b"\0" + text + b"\0")
     return h.hexdigest()
 
 
@@ -100,12 +120,15 @@ def onednn_enabled() -> bool:
     return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1").strip().lower() not in ("0", "false")
 
 
-def numerics() -> dict:
-    """What, besides config and code, changes the last bits of a run; part of every record key."""
+def numerics(threads: int | None = None) -> dict:
+    """What, besides config and code, changes the last bits of a run; part of every record key.
+
+    `threads`: the TensorFlow thread count to key on (default: this process's).
+    """
     from bnbook.runs.precision import cpu_flags
 
     return {
-        "threads": training_threads(),
+        "threads": threads or training_threads(),
         "onednn": onednn_enabled(),
         "cpu_kernels": sorted(set(KERNEL_FLAGS) & cpu_flags()),
     }

@@ -1,50 +1,60 @@
-"""Choosing settings on validation: the one procedure every arm of every comparison uses.
+"""Choosing settings on validation, by a rule that seed noise cannot flip.
 
-A search varies one field of a config (the learning rate, the augmentation,
-batch norm's placement) over a few values, trains one short run per value
-(seed 0, `evaluate_test=False`: these runs never touch the test set) and keeps
-the value with the best validation accuracy. `select` applies searches in
-order, each starting from the choices before it. Runs and arms with and
-without batch norm go through exactly this code; only `val_accuracy` is read.
+Every arm starts from a pre-declared default (runs.plan). A candidate varies one
+field of it (the learning rate; with batch norm in a CNN, also its placement),
+trains at full length with seed 0 and is read only for its validation accuracy
+(`evaluate_test=False`: candidates never touch the test set). It replaces the
+default only if it beats the default's seed-0 run by more than the *noise
+margin*: NOISE_Z times the standard deviation of the difference of two
+single runs, estimated from the default's validation accuracy over its seeds
+(the matched pair's runs): margin = NOISE_Z * sqrt(2) * sd. Where the seeds
+agree to the last image, the margin is at least MIN_IMAGES validation images.
 """
 
+import math
+import statistics
 from dataclasses import dataclass, field, replace
 
 from bnbook.runs.config import Config
-from bnbook.runs.experiments import run_or_load
 
 SELECTION_SEED = 0
+NOISE_Z = 2.0  # about a 95% one-sided bar for "better than the default"
+MIN_IMAGES = 2
 
 
 @dataclass(frozen=True)
-class Search:
-    """Vary `field` over `values`; each candidate trains `steps` steps (None: full length)."""
+class Arm:
+    """One arm of a comparison: its default config and the values each field may try."""
 
-    field: str
-    values: tuple
-    steps: int | None = None
+    name: str
+    default: Config
+    fields: dict = field(default_factory=dict)  # field -> values (the default's among them)
+
+    def candidates(self) -> list[Config]:
+        """One run per non-default value of each field: seed 0, validation only."""
+        out = []
+        for name, values in self.fields.items():
+            if getattr(self.default, name) not in values:
+                raise ValueError(f"{self.name}: the default {name} is not among {values}")
+            out += [
+                replace(self.default, **{name: v}, seed=SELECTION_SEED, evaluate_test=False)
+                for v in values
+                if v != getattr(self.default, name)
+            ]
+        return out
 
 
 @dataclass
 class Selection:
-    """The chosen config and, per search, each candidate's validation accuracy."""
+    """What an arm chose, and why: per field, every value's validation accuracy, the best
+    one's margin over the default and the noise margin it had to beat."""
 
+    arm: Arm
     config: Config
-    searches: list = field(default_factory=list)  # [{"field", "values", "val_accuracy", "chosen"}]
-    candidates: list = field(default_factory=list)  # every candidate Config, in order
-
-
-class NotReady(Exception):
-    """A search needs runs that are not trained yet (raised while only planning)."""
-
-
-def candidates(config: Config, search: Search) -> list[Config]:
-    """One selection run per value: `config` with that value, seed 0, no test evaluation."""
-    short = {} if search.steps is None else {"steps": search.steps}
-    return [
-        replace(config, **{search.field: value}, **short, seed=SELECTION_SEED, evaluate_test=False)
-        for value in search.values
-    ]
+    noise_sd: float  # sd of the default's validation accuracy over seeds
+    margin_needed: float
+    rows: list = field(default_factory=list)  # [{"field", "values", "val_accuracy", "best",
+    #                                             "margin", "chosen"}]
 
 
 def validation_accuracy(record: dict) -> float:
@@ -52,34 +62,39 @@ def validation_accuracy(record: dict) -> float:
     return record["val_accuracy"]
 
 
-def select(base: Config, searches: list[Search], run=run_or_load) -> Selection:
-    """Apply `searches` in order, each keeping the value with the best validation accuracy
-    (the first one on a tie). `run(config)` returns a record, or None while planning."""
-    selection = Selection(base)
-    for search in searches:
-        configs = candidates(selection.config, search)
-        selection.candidates += configs
-        records = [run(c) for c in configs]
-        if any(r is None for r in records):
-            raise NotReady(search.field)
-        accuracies = [validation_accuracy(r) for r in records]
-        chosen = search.values[accuracies.index(max(accuracies))]
-        selection.searches.append(
-            dict(field=search.field, values=search.values, val_accuracy=accuracies, chosen=chosen)
-        )
-        selection.config = replace(selection.config, **{search.field: chosen})
-    return selection
+def noise_margin(noise_records: list[dict]) -> tuple[float, float]:
+    """(sd over seeds, the margin a candidate must beat) from the default's records."""
+    accuracies = [validation_accuracy(r) for r in noise_records]
+    sd = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
+    floor = MIN_IMAGES / noise_records[0]["val_examples"]
+    return sd, max(NOISE_Z * math.sqrt(2) * sd, floor)
 
 
-class Planner:
-    """A `run` for planning: cached records as they are, None (and noted) for the rest."""
+def choose(arm: Arm, candidate_records: dict, noise_records: list[dict]) -> Selection:
+    """`arm`'s setting: per field, the best candidate if it beats the default's seed-0 run
+    by more than the noise margin, else the default.
 
-    def __init__(self, is_cached, load):
-        self.is_cached, self.load, self.missing = is_cached, load, []
-
-    def __call__(self, config: Config):
-        if self.is_cached(config):
-            return self.load(config)
-        if config not in self.missing:
-            self.missing.append(config)
-        return None
+    `candidate_records`: {candidate Config: record}; `noise_records`: the default's
+    records over seeds, seed 0 first.
+    """
+    sd, needed = noise_margin(noise_records)
+    default_acc = validation_accuracy(noise_records[0])
+    chosen, rows = {}, []
+    for name, values in arm.fields.items():
+        accuracy = {}
+        for v in values:
+            if v == getattr(arm.default, name):
+                accuracy[v] = default_acc
+            else:
+                config = replace(arm.default, **{name: v}, seed=SELECTION_SEED,
+                                 evaluate_test=False)  # fmt: skip
+                accuracy[v] = validation_accuracy(candidate_records[config])
+        best = max(values, key=lambda v: accuracy[v])  # the first one on a tie
+        margin = accuracy[best] - default_acc
+        pick = best if margin > needed else getattr(arm.default, name)
+        chosen[name] = pick
+        rows.append(dict(field=name, values=list(values), default=getattr(arm.default, name),
+                         val_accuracy=[accuracy[v] for v in values], best=best, margin=margin,
+                         chosen=pick))  # fmt: skip
+    config = replace(arm.default, **chosen)
+    return Selection(arm, config, sd, needed, rows)

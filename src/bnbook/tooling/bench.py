@@ -2,7 +2,7 @@
 
 The project's targets, measured here in one run (`make bench`):
 
-- bn_step_ratio: the book's CNN (studies.CNN) training step with our BatchNorm
+- bn_step_ratio: the book's CNN (plan.CNN) training step with our BatchNorm
   (default impl, ReLU fused as models.cnn builds it) over the same step
   without batch norm; target <= 1.06 in float32, <= 1.15 in mixed_bfloat16.
 - keras_bn_step_ratio: the same with keras.layers.BatchNormalization.
@@ -38,7 +38,7 @@ from dataclasses import replace
 import numpy as np
 
 from bnbook.networks.pipeline import to_inputs
-from bnbook.runs import studies
+from bnbook.runs import plan
 from bnbook.runs.data import load_mnist
 from bnbook.runs.precision import cpu_flags
 from bnbook.tooling.bench_bn_layers import measure_bn_layers
@@ -87,10 +87,10 @@ def run(x, y, step_repeats=25, steps_per_repeat=2, fit_repeats=9, fit_steps=20, 
     Step ratios use the first batch_size examples as one fixed batch. Many
     short repeats, because other jobs' bursts of load last about a second.
     """
-    precision = precision or studies.CNN.precision
+    precision = precision or plan.precision()
     # The book's architectures (their learning rates are chosen on validation; step
     # time does not depend on them).
-    cnn_config, mlp_config = (replace(c, precision=precision) for c in (studies.CNN, studies.MLP))
+    cnn_config, mlp_config = (replace(c, precision=precision) for c in (plan.CNN, plan.MLP))
     cnn_bn_config = replace(cnn_config, batch_norm=True)
     batch = x[: cnn_config.batch_size], y[: cnn_config.batch_size]
     cnn = measure_step_ratios(cnn_config, CNN_NORMS, *batch, steps_per_repeat, step_repeats)
@@ -155,7 +155,7 @@ def table(result) -> str:
     """The readable part of `main`'s output."""
     lines = [result["cpu"], *_cnn_step_lines(result), *_bn_layer_lines(result)]
     ms = result["mlp_ms_per_step"]
-    mlp_name = "MLP " + "-".join(map(str, studies.MLP.widths))
+    mlp_name = "MLP " + "-".join(map(str, plan.MLP.widths))
     lines += [
         f"{mlp_name} step: no_bn {ms['no_bn']:.1f} ms, ours {ms['ours']:.1f} ms, "
         f"ratio {result['mlp_bn_step_ratio']:.3f} (cpu {result['mlp_bn_step_cpu_ratio']:.3f})",
@@ -212,7 +212,7 @@ def main():
     # Every variant builds its own model and step, so tf.function's "retracing" notes
     # are expected here, not a sign of a slow loop.
     tf.get_logger().setLevel("ERROR")
-    precision = bench_precision(studies.CNN.precision)
+    precision = bench_precision(plan.precision())
     data = load_mnist()
     result = run(to_inputs(data["x_train"]), data["y_train"].astype(np.int32), precision=precision)
     print(table(result))

@@ -1,6 +1,6 @@
 """`python -m bnbook.tooling.build`: run the experiments, then build the book.
 
-Training runs first, here (tooling.training_rounds, on the parallel workers of
+Training runs first, here (tooling.training_schedule, on the parallel workers of
 tooling.training_pool), with progress bars in the terminal; the notebooks
 then read the finished records from the cache, so the Jupyter Book step only
 plots and tabulates. Prints a per-chapter time breakdown and where the
@@ -26,7 +26,7 @@ from bnbook.paths import PROJECT_ROOT
 from bnbook.runs.devices import default_workers
 from bnbook.runs.profiles import ENV_VAR, PROFILES
 from bnbook.runs.provenance import TRAIN_THREADS  # workers' and kernels' TF threads (in keys)
-from bnbook.tooling import names, training_rounds
+from bnbook.tooling import names, training_schedule
 
 
 def output_root(profile: str) -> Path:
@@ -64,12 +64,16 @@ def kernel_environment() -> dict:
     record and data folders (kernels run in notebooks/).
     """
     from bnbook.runs.data import DATA_DIR
-    from bnbook.runs.experiments import FORCE_ENV_VAR
+    from bnbook.runs.experiments import FORCE_ENV_VAR, TRAINING_MODULES
+    from bnbook.runs.provenance import source_digest
     from bnbook.runs.records import RECORDS_DIR
+    from bnbook.tooling.sphinx_ext import TRAINED_CODE_ENV_VAR
 
     env = {k: v for k, v in os.environ.items() if k != FORCE_ENV_VAR}
     env["TF_NUM_INTRAOP_THREADS"] = env["TF_NUM_INTEROP_THREADS"] = str(TRAIN_THREADS)
     env["BNBOOK_RECORDS_DIR"], env["BNBOOK_DATA_DIR"] = str(RECORDS_DIR), str(DATA_DIR)
+    # The code the records were trained with: the pages refuse to build on other code.
+    env[TRAINED_CODE_ENV_VAR] = source_digest(TRAINING_MODULES)
     return env
 
 
@@ -145,45 +149,73 @@ def _set_up_process(profile: str, force: bool) -> bool:
     return force
 
 
-def _train_and_build(root: Path, args, builders: list[str], force: bool):
-    """Train, write the summary, build and scan the book in `root`.
-
-    Returns ([(phase, seconds)], training's per-chapter rows, the summary's path).
-    """
+def _train_and_build(root: Path, args, builders: list[str], force: bool) -> dict:
+    """Train, write the summary, build and scan the book in `root`; the time report."""
     from bnbook.runs.records import RecordStore
 
     RecordStore().remove_leftovers()  # of builds that were killed
     if force:
         shutil.rmtree(root / "_build" / ".jupyter_cache", ignore_errors=True)
-    per_chapter, training_wall, records, load = training_rounds.run_experiments(
+    resolved, training_wall, worker = training_schedule.run_experiments(
         force, args.workers, args.scheduler
     )
-    summary_path = root / "_build" / "results" / "summary.json"
-    training_rounds.write_summary(records, summary_path, load)
+    results = root / "_build" / "results"
+    training_schedule.write_summary(resolved, results / "summary.json")
     where = f"Dask cluster {args.scheduler}" if args.scheduler else f"{args.workers} workers"
-    phases = [(f"training ({where} in parallel)", training_wall)]
+    phases = {f"training ({where} in parallel)": training_wall}
     for builder in builders:
         start = time.perf_counter()
         jupyter_book(root, builder, fresh=force)
-        phases.append((f"jupyter-book {builder}", time.perf_counter() - start))
+        phases[f"jupyter-book {builder}"] = time.perf_counter() - start
     scan_book(root, builders)
-    return phases, per_chapter, summary_path
+    return _time_report(args.profile, phases, worker, resolved, results)
 
 
-def _print_report(profile, builders, root, phases, per_chapter, summary_path) -> None:
-    """The time per phase (training per chapter too) and where the outputs are."""
-    print(f"\nTime per step ({profile} profile):")
-    for name, seconds in phases:
+def _time_report(profile: str, phases: dict, worker: dict, resolved, results: Path) -> dict:
+    """The report printed at the end and written to _build/results/timing.json."""
+    from bnbook.runs.plan import CHAPTERS, precision
+    from bnbook.runs.provenance import cpu_model
+
+    chapters = {}
+    for chapter, configs in resolved.chapter_configs().items():
+        records = [resolved.records[c] for c in dict.fromkeys(configs)]
+        chapters[CHAPTERS[chapter]] = {
+            "runs": len(records),
+            "worker_s": sum(r["wall_time_s"] for r in records),
+        }
+    report = {
+        "profile": profile,
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "precision": precision(),
+        "phases_s": phases,
+        "total_s": sum(phases.values()),
+        "trained_now": worker,
+        "chapters": chapters,
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    training_schedule.write_timing(results / "timing.json", report)
+    report["summary_path"] = str(results / "summary.json")
+    return report
+
+
+def _print_report(builders, root, report) -> None:
+    """The time per phase, worker time per chapter, and where the outputs are."""
+    print(f"\nTime per step ({report['profile']} profile, {report['cpu']}, "
+          f"{report['precision']}):")  # fmt: skip
+    for name, seconds in report["phases_s"].items():
         print(f"  {name:40s} {seconds:8.1f} s")
-        if name.startswith("training"):
-            for chapter, trained, run_seconds in per_chapter:
-                runs = f"{trained} runs trained now, {run_seconds:.0f} s of worker time"
-                print(f"    {chapter:38s} {runs}")
-    print(f"  {'total':40s} {sum(s for _, s in phases):8.1f} s")
+    now = report["trained_now"]
+    print(f"  trained now: {now['runs']} runs, {now['measured_s']:.0f} s of worker time "
+          f"(estimated {now['estimated_s']:.0f} s)")  # fmt: skip
+    for chapter, row in report["chapters"].items():
+        print(f"    {chapter:38s} {row['runs']} runs, {row['worker_s']:.0f} s of worker time")
+    print(f"  {'total':40s} {report['total_s']:8.1f} s")
     print(f"\nHTML book: {root / '_build' / 'html' / 'index.html'}")
-    print(f"Headline numbers: {summary_path}")
+    print(f"Headline numbers: {report['summary_path']}")
+    print(f"Time report: {Path(report['summary_path']).parent / 'timing.json'}")
     if "pdflatex" in builders:
-        print(f"PDF book:  {pdf_path(profile)}")
+        print(f"PDF book:  {pdf_path(report['profile'])}")
     warning = names.placeholder_warning(names.book_names())
     if warning:
         print(warning)
@@ -200,7 +232,7 @@ def main(argv=None) -> int:
     root = output_root(args.profile)
     lock = lock_output(root)
     try:
-        phases, per_chapter, summary_path = _train_and_build(root, args, builders, force)
+        report = _train_and_build(root, args, builders, force)
     except KeyboardInterrupt:
         print("\ninterrupted: finished runs are kept; the next build resumes", file=sys.stderr)
         return 130
@@ -209,7 +241,7 @@ def main(argv=None) -> int:
         return 1
     finally:
         lock.close()
-    _print_report(args.profile, builders, root, phases, per_chapter, summary_path)
+    _print_report(builders, root, report)
     return 0
 
 

@@ -15,7 +15,7 @@ import sys
 from bnbook.runs import devices
 from bnbook.runs.experiments import TRAINING_MODULES, record_key, train_record
 from bnbook.runs.profiles import current_profile
-from bnbook.runs.provenance import library_versions, source_digest
+from bnbook.runs.provenance import TRAIN_THREADS, digest, library_versions, source_digest
 from bnbook.runs.records import RecordStore
 from bnbook.tooling.progress import OverallBar
 
@@ -93,7 +93,10 @@ def train_remote(config, profile, build: dict) -> dict:
 
     configure_worker(0)
     _private_python_random()
-    return train_record(config, profile, progress=False)
+    from bnbook.runs.experiments import key_inputs
+
+    inputs = key_inputs(config, profile)  # what this worker runs: its code, its numerics
+    return {**train_record(config, profile, progress=False), "key_inputs": inputs}
 
 
 def train_on_cluster(todo, scheduler: str, profile=None, store=None, work_of=None) -> None:
@@ -122,7 +125,17 @@ def train_on_cluster(todo, scheduler: str, profile=None, store=None, work_of=Non
             try:
                 for future in concurrent.futures.as_completed(futures):
                     config = futures[future]
-                    store.put(record_key(config, profile), future.result())
+                    record = future.result()
+                    expected = record_key(config, profile, build["source"], TRAIN_THREADS)
+                    if (
+                        digest(record["key_inputs"]) != expected
+                        or record["key_inputs"]["config"] != config.as_dict()
+                    ):
+                        raise SystemExit(
+                            f"error: a Dask worker returned {config.label()} "
+                            "trained with other code or settings; refused"
+                        )
+                    store.put(expected, record)
                     overall.done(work_of(config))
             except BaseException:
                 for future in futures:

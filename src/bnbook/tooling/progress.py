@@ -41,6 +41,12 @@ class OverallBar:
             bar_format="{desc}: {n_fmt}/{total_fmt} runs |{bar}| {elapsed} elapsed{postfix}",
         )
 
+    def add(self, work: float) -> None:
+        """One more run to do, of estimated `work` (the plan grows as selections finish)."""
+        self.total_work += work
+        self.bar.total += 1
+        self.bar.refresh()
+
     def done(self, work: float) -> None:
         """One run finished; `work` is its estimated work."""
         self.done_work += work

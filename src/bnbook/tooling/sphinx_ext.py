@@ -4,9 +4,10 @@ keep a failed page.
 Jupyter Book's cache sees only a notebook's cells, not the code it imports or
 the records it loads. We point it at a folder named by a hash of the profile,
 our whole package source, the library versions and the key of every record
-the chapters read (`runs.studies.chapter_configs`; a record key covers the
-config, with its CPU-dependent precision, the training code, the thread count,
-oneDNN and the CPU's kernel features), and register the same hash as a config
+the chapters read (`runs.plan`: each record's contents, so an edited number
+re-executes the pages, and its key, which covers the config with its
+CPU-dependent precision, the training code, the thread count, oneDNN and the
+CPU's kernel features), and register the same hash as a config
 value that forces Sphinx to re-read every page when it changes. A page can
 therefore never describe other code, other records or another machine.
 
@@ -17,7 +18,6 @@ so the next build reads every page again instead of serving the failed one.
 
 import os
 from pathlib import Path
-from unittest import mock
 
 from bnbook.runs import provenance
 from bnbook.runs.profiles import current_profile
@@ -25,45 +25,45 @@ from bnbook.runs.provenance import digest, library_versions, source_digest
 
 
 def record_keys() -> list[str]:
-    """The key of every record the chapters load, in book order, as the kernels compute them.
+    """A digest of every record the chapters read (its key and its contents), in plan
+    order, as the kernels will find them (the build's thread count, never training)."""
+    from bnbook.runs.experiments import lookup
+    from bnbook.runs.plan import resolve
 
-    The kernels run with TensorFlow's thread count from the environment, by
-    default provenance.TRAIN_THREADS (`_key_the_cache` sets it for them).
-    """
-    from bnbook.runs.experiments import TRAINING_MODULES, record_key
-    from bnbook.runs.records import RecordStore
-    from bnbook.runs.selection import NotReady
-    from bnbook.runs.studies import chapter_configs
-
-    profile, source, store = current_profile(), source_digest(TRAINING_MODULES), RecordStore()
-    with mock.patch.dict(os.environ):
-        provenance.default_threads_env()
-
-        asked = []
-
-        def load(config):  # never trains: which runs a page reads follows from the records
-            asked.append(config)
-            return store.get(record_key(config, profile, source))
-
-        try:
-            configs = [c for cs in chapter_configs(load).values() for c in cs]
-        except NotReady:  # selection runs missing (the pages will train them): key on those
-            configs = asked
-        return [record_key(c, profile, source) for c in configs]
+    resolved = resolve(lookup())
+    configs = [c for cs in resolved.configs.values() for c in cs]
+    return [digest(resolved.records.get(c)) for c in configs]
 
 
 def book_key() -> str:
     return digest(
         {
             "profile": current_profile().name,
-            "source": source_digest(),
+            "source": source_digest(code_only=False),
             "versions": library_versions(),
             "records": record_keys(),
         }
     )[:16]
 
 
+TRAINED_CODE_ENV_VAR = "BNBOOK_TRAINED_CODE"  # set by the build: the code its records came from
+
+
+def check_trained_code() -> None:
+    """Under the build, fail if the training code on disk is not the code that trained."""
+    from bnbook.runs.experiments import TRAINING_MODULES
+
+    trained = os.environ.get(TRAINED_CODE_ENV_VAR)
+    if trained and trained != source_digest(TRAINING_MODULES):
+        from sphinx.errors import ExtensionError
+
+        raise ExtensionError(
+            "the training code changed after this build trained; run the build again"
+        )
+
+
 def _key_the_cache(app, config):
+    check_trained_code()
     provenance.default_threads_env()  # the kernels inherit it: records keyed as in the build
     key = book_key()
     config.bnbook_book_key = key

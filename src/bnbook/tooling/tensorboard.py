@@ -24,17 +24,20 @@ LABEL_FIELDS = ("model", "batch_norm", "optimizer", "lr", "seed")  # already in 
 
 
 def chapters_by_key() -> dict:
-    """{record key: chapter} for every run the chapters read, in every profile."""
-    from bnbook.runs.experiments import record_key
+    """{record key: chapter title} for every run the chapters read, in every profile
+    (looked up in the store: never trains)."""
+    from bnbook.runs.experiments import lookup
+    from bnbook.runs.plan import CHAPTERS, resolve
     from bnbook.runs.profiles import ENV_VAR, PROFILES
-    from bnbook.runs.studies import chapter_configs
 
     found, saved = {}, os.environ.get(ENV_VAR)
     try:
         for name, profile in PROFILES.items():
-            os.environ[ENV_VAR] = name  # the chapters' configs depend on the profile
-            for chapter, configs in chapter_configs().items():
-                found.update((record_key(c, profile), chapter) for c in configs)
+            os.environ[ENV_VAR] = name  # the plan's seeds depend on the profile
+            resolved = resolve(lookup(profile))
+            for chapter, configs in resolved.chapter_configs().items():
+                found.update((resolved.records[c]["key"], CHAPTERS[chapter])
+                             for c in configs if c in resolved.records)  # fmt: skip
     finally:
         os.environ.pop(ENV_VAR) if saved is None else os.environ.update({ENV_VAR: saved})
     return found

@@ -1,10 +1,10 @@
-"""Training the missing runs in parallel: one process per core (or GPU), longest run first.
+"""The training workers: one process per core (or GPU), each run's expected cost.
 
 Each worker has its device, one TensorFlow thread and its own progress-bar line
-under the overall bar; with a scheduler the runs go to a Dask cluster instead
-(tooling/cluster.py). Ctrl-C or SIGTERM in the build stops every worker at once
-(a half-trained run is lost; finished records stay), and a record that comes
-back keyed on other code than the build's stops the build.
+under the overall bar (tooling.training_schedule decides what runs when). Ctrl-C
+or SIGTERM in the build stops every worker at once (a half-trained run is lost;
+finished records stay), and a record that comes back keyed on other code than
+the build's stops the build.
 """
 
 import concurrent.futures
@@ -43,7 +43,8 @@ def _train_in_worker(config):
 
 def estimated_work(config) -> float:
     """Rough cost of a run (multiply-adds), to start the longest runs first."""
-    from bnbook.runs.config import conv_blocks, total_steps
+    from bnbook.networks.architecture import conv_blocks
+    from bnbook.runs.config import total_steps
     from bnbook.runs.profiles import current_profile
 
     if config.model == "cnn":
@@ -60,7 +61,7 @@ def estimated_work(config) -> float:
     return steps * (3 * config.batch_size * macs + 1.5e7)  # + per-step overhead
 
 
-def _stop_workers(pool, futures) -> None:
+def stop_workers(pool) -> None:
     """Stop every worker now (a half-trained run is lost; finished records stay).
 
     Futures are not cancelled: the pool marks them broken itself, and a cancelled
@@ -77,38 +78,45 @@ def _stop_workers(pool, futures) -> None:
     pool.shutdown(wait=False)
 
 
-def train_missing(
-    configs, force: bool, workers: int, source: str | None = None, scheduler: str | None = None
-) -> None:
-    """Train every config whose record is not cached (all, with `force`), in parallel.
+class Runs:
+    """The runs handed to a pool: the overall bar, and the check of each record's key.
 
     One process per core, each with one TensorFlow thread: this network's small
     ops (batch norm's element-wise passes, a 100-unit MLP) do not use a second
     core, so two single-threaded runs side by side finish sooner than two runs
     one after the other on two threads; the convolutions run as fast either way.
     """
-    from bnbook.runs.experiments import is_cached
 
-    todo = list(dict.fromkeys(c for c in configs if force or not is_cached(c, source=source)))
-    if not todo:
-        return
-    todo.sort(key=estimated_work, reverse=True)  # longest first: the workers finish together
-    if scheduler:  # a Dask cluster instead of local processes (tooling/cluster.py)
-        from bnbook.tooling.cluster import train_on_cluster
+    def __init__(self, source: str):
+        self.source, self.bar = source, OverallBar([])
 
-        return train_on_cluster(todo, scheduler, work_of=estimated_work)
-    workers = max(1, min(workers, len(todo)))
-    print(f"training {len(todo)} runs on {workers} worker(s)", flush=True)
-    _train_on_pool(todo, workers, source)
+    def submit(self, pool, config):
+        """Start `config` on `pool`; its future."""
+        self.bar.add(estimated_work(config))
+        return self.bar.track(pool.submit(_train_in_worker, config), estimated_work(config))
+
+    def check(self, record: dict, config) -> None:
+        """Stop the build if `record` came back keyed on other code than the build's."""
+        from bnbook.runs.experiments import record_key
+        from bnbook.runs.profiles import current_profile
+        from bnbook.runs.provenance import TRAIN_THREADS
+
+        if record["key"] != record_key(config, current_profile(), self.source, TRAIN_THREADS):
+            raise SystemExit(
+                "error: the training code changed while this build ran; the runs "
+                "trained so far are kept under the code that made them. Run the build again."
+            )
+
+    def close(self) -> None:
+        self.bar.close()
 
 
-def _train_on_pool(todo, workers: int, source: str | None) -> None:
-    """Train `todo` on `workers` local processes; a record keyed on other code than
-    `source` (if given) stops the build."""
-    from bnbook.runs.experiments import record_key
-    from bnbook.runs.profiles import current_profile
+def worker_pool(workers: int):
+    """(a pool of `workers` training processes, a `Runs` to submit to it)."""
+    from bnbook.runs.experiments import TRAINING_MODULES
+    from bnbook.runs.provenance import source_digest
 
-    overall = OverallBar([estimated_work(c) for c in todo])  # above the workers' bars
+    print(f"training on {workers} worker(s)", flush=True)
     context = multiprocessing.get_context("spawn")
     positions = context.Queue()
     for i in range(workers):
@@ -116,20 +124,30 @@ def _train_on_pool(todo, workers: int, source: str | None) -> None:
     pool = concurrent.futures.ProcessPoolExecutor(
         workers, mp_context=context, initializer=_init_worker, initargs=(positions,)
     )
-    futures = {overall.track(pool.submit(_train_in_worker, c), estimated_work(c)): c for c in todo}
+    return pool, Runs(source_digest(TRAINING_MODULES))
+
+
+def train_missing(configs, force: bool, workers: int, scheduler: str | None = None) -> None:
+    """Train every config of a known list whose record is not stored (all, with `force`),
+    longest first, on local workers or a Dask cluster."""
+    from bnbook.runs.experiments import stored_record
+
+    todo = list(dict.fromkeys(c for c in configs if force or stored_record(c) is None))
+    todo.sort(key=estimated_work, reverse=True)  # longest first: the workers finish together
+    if not todo:
+        return
+    if scheduler:  # a Dask cluster instead of local processes (tooling/cluster.py)
+        from bnbook.tooling.cluster import train_on_cluster
+
+        return train_on_cluster(todo, scheduler, work_of=estimated_work)
+    pool, runs = worker_pool(max(1, min(workers, len(todo))))
+    futures = {runs.submit(pool, c): c for c in todo}
     try:
         for future in concurrent.futures.as_completed(futures):
-            record = future.result()  # re-raises a worker's error here
-            if source is None:
-                continue
-            if record["key"] != record_key(futures[future], current_profile(), source):
-                raise SystemExit(
-                    "error: the training code changed while this build ran; the runs "
-                    "trained so far are kept under the code that made them. Run the build again."
-                )
+            runs.check(future.result(), futures[future])  # a worker's error: here
     except BaseException:
-        _stop_workers(pool, futures)
+        stop_workers(pool)
         raise
     finally:
-        overall.close()
+        runs.close()
     pool.shutdown()
