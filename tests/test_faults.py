@@ -19,12 +19,11 @@ import psutil
 import pytest
 
 from bnbook.paths import PROJECT_ROOT
-from bnbook.runs import data, experiments, mnist_wheel, precision, provenance
+from bnbook.runs import data, experiments, mnist_wheel, plan, precision, provenance
 from bnbook.runs.config import Config
 from bnbook.runs.experiments import record_key
 from bnbook.runs.profiles import Profile
 from bnbook.runs.records import RecordStore
-from bnbook.runs import plan
 from bnbook.tooling import build, scan, sphinx_ext, training_schedule
 
 TINY = Profile("tiny-test", 512, 100, 200, 12, seeds=(0,))

@@ -4,9 +4,10 @@ import concurrent.futures
 import threading
 import time
 
+from test_method import fake_record
+
 from bnbook.runs import plan
 from bnbook.tooling import training_schedule
-from test_method import fake_record
 
 
 class FakeRuns:

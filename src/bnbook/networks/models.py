@@ -21,8 +21,8 @@ from functools import partial
 
 import keras
 
-from bnbook.networks.batchnorm import BatchNorm, fuses
 from bnbook.networks.architecture import conv_blocks
+from bnbook.networks.batchnorm import BatchNorm, fuses
 
 NUM_CLASSES = 10
 
