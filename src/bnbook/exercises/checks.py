@@ -43,7 +43,7 @@ class Exercise:
 def _array(name: str, value) -> np.ndarray:
     try:
         return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+    except Exception:  # whatever the learner returned, the check reports it
         raise BadOutput(f"{name} is not an array of numbers ({type(value).__name__})") from None
 
 
@@ -72,8 +72,8 @@ def _first_problem(got: dict[str, np.ndarray], case: cases.Case) -> tuple[str, s
     for name, expected in case.expected.items():
         if name not in got:
             continue
-        value, target = got[name], expected.reference
-        target = expected.numerical if target is None else target
+        value = got[name]
+        target = expected.numerical if expected.reference is None else expected.reference
         if value.shape != target.shape:
             return name, f"has shape {value.shape}, expected {target.shape}, at {case.label}", worst
         if not np.all(np.isfinite(value)):
