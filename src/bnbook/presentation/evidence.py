@@ -145,6 +145,25 @@ def headline(resolved) -> dict:
     return out
 
 
+OWN_BEST_HEADERS = ["arm", "own best", "seeds", "test accuracy"]
+
+
+def own_best_rows(resolved, model: str) -> tuple[list, object]:
+    """Each arm at its own best (test accuracy over seeds), and the paired difference of
+    the two own bests (same seeds and data order; the settings may differ)."""
+    rows, arms = [], []
+    for s in selections(resolved, model).values():
+        records = seeds_of(resolved, s.config)
+        arms.append(records)
+        chosen = ", ".join(f"{r['field']} {r['chosen']:g}" if isinstance(r["chosen"], float)
+                           else f"{r['field']} {r['chosen']}" for r in s.rows)  # fmt: skip
+        label = f"{model.upper()}{' + BN' if s.arm.default.batch_norm else ''}"
+        rows.append([label, chosen, str(len(records)),
+                     mean_sd([r["test_accuracy"] for r in records])])  # fmt: skip
+    c = paired(f"{model.upper()}: each arm at its own best", ("", ""), arms[0], arms[1])
+    return rows, c
+
+
 def selection_facts(resolved, model: str, prefix: str) -> dict:
     """Glued: the noise margin per arm and whether each arm kept its default."""
     facts = {}
@@ -162,8 +181,11 @@ def selection_facts(resolved, model: str, prefix: str) -> dict:
     same = all(s.config == s.arm.default for s in selections(resolved, model).values())
     facts[f"{prefix}_own_best"] = (
         "both arms kept their defaults, so each arm's own best is the matched pair itself"
-        if same else "at least one arm changed a setting; its own-best runs are in the table"
+        if same else "an arm that changed a setting trained it again with every seed"
     )  # fmt: skip
+    c = own_best_rows(resolved, model)[1]
+    facts[f"{prefix}_own_diff"] = interval_text(c)
+    facts[f"{prefix}_own_verdict"] = c.verdict
     return facts
 
 
@@ -227,11 +249,20 @@ def pair_facts(resolved, model: str, prefix: str) -> dict:
         f"{prefix}_bn_gap": f"{statistics.fmean(gaps[1]):.4f}",
         f"{prefix}_gap_ci": _ci_plain(gap, 4),
         f"{prefix}_gap_verdict": gap.verdict,
+        f"{prefix}_gap_phrase": phrase(gap, "the gap between validation and training loss"),
+        f"{prefix}_spread_phrase": phrase(spread, "the spread of gradient norms across layers"),
         f"{prefix}_plain_spread": f"{statistics.fmean(spreads[0]):.1f}",
         f"{prefix}_bn_spread": f"{statistics.fmean(spreads[1]):.1f}",
         f"{prefix}_spread_ci": _ci_plain(spread, 2, "log10 "),
         f"{prefix}_spread_verdict": spread.verdict,
     }
+
+
+def phrase(c, what: str) -> str:
+    """'<what> was smaller with batch norm' or '<what> did not differ beyond the seed noise'."""
+    if c.verdict == "within noise":
+        return f"{what} did not differ beyond the seed noise"
+    return f"{what} was {c.verdict} with batch norm"
 
 
 def _ci_plain(c, digits: int, unit: str = "") -> str:

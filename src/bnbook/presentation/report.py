@@ -102,31 +102,34 @@ def mean_std(summary: dict) -> str:
 _ACTIVATION_NAMES = {"relu": "ReLU"}
 
 
-def _layer_type(layer) -> str:
-    """The layer's class name, with the activation it fuses if it is not a separate layer."""
-    name = type(layer).__name__
-    if isinstance(layer, BatchNorm) and layer.activation is not None:
-        return f"{name} + {_ACTIVATION_NAMES.get(layer.activation, layer.activation)} (fused)"
-    return name
+def describe_layer(layer) -> str:
+    """What a layer computes, in the chapters' words ("dense, Wx + b", "ReLU", ...)."""
+    kind = type(layer).__name__
+    if isinstance(layer, BatchNorm):
+        relu = " + ReLU (one layer)" if layer.activation is not None else ""
+        return f"batch norm{relu}"
+    if kind == "Dense":
+        return f"dense, {layer.units} units, " + ("Wx + b" if layer.use_bias else "Wx (no bias)")
+    if kind == "Conv2D":
+        size = "x".join(map(str, layer.kernel_size))
+        bias = "" if layer.use_bias else ", no bias"
+        return f"{size} convolution, {layer.filters} filters{bias}"
+    if kind == "MaxPooling2D":
+        return f"{'x'.join(map(str, layer.pool_size))} max pooling"
+    if kind == "Activation":
+        name = getattr(layer.activation, "__name__", str(layer.activation))
+        return _ACTIVATION_NAMES.get(name, name)
+    return {"InputLayer": "input image", "Flatten": "flatten to a vector"}.get(kind, kind)
 
 
 def layer_table(model) -> Markdown:
-    """Each layer's name, type, output shape and parameter count.
-
-    A layer that applies its activation itself says so in its type, e.g.
-    "BatchNorm + ReLU (fused)" (models fuse the ReLU after our batch norm).
-    """
+    """Each layer in order: what it computes, its output shape and parameter count."""
     rows = [
-        [
-            layer.name,
-            _layer_type(layer),
-            str(tuple(layer.output.shape)),
-            f"{layer.count_params():,}",
-        ]
-        for layer in model.layers
+        [str(i), describe_layer(layer), str(tuple(layer.output.shape)), f"{layer.count_params():,}"]
+        for i, layer in enumerate(model.layers)
     ]
-    rows.append(["total", "", "", f"{model.count_params():,}"])
-    return markdown_table(["layer", "type", "output shape", "parameters"], rows)
+    rows.append(["", "total", "", f"{model.count_params():,}"])
+    return markdown_table(["", "layer", "output shape", "parameters"], rows)
 
 
 def setting(value) -> str:

@@ -19,6 +19,8 @@ def configure_worker(position: int, gpu_list=None) -> dict:
     quiet.install()
     import tensorflow as tf
 
+    # Each run builds its own model and step: tf.function's "retracing" notes are expected.
+    tf.get_logger().setLevel("ERROR")
     try:
         for gpu in tf.config.list_physical_devices("GPU"):
             tf.config.experimental.set_memory_growth(gpu, True)
