@@ -353,7 +353,10 @@ def test_probe_of_fused_layer_reads_the_pre_activation():
     assert percentiles[0] < 0
 
 
-def test_model_table_names_the_fused_layer():
+def test_model_table_names_layers_for_what_they_compute():
     table = layer_table(mlp((16,), batch_norm=True)).data
-    assert "| act_in_0 | BatchNorm + ReLU (fused) |" in table
-    assert "Activation" not in table
+    assert "| dense, 16 units, Wx (no bias) |" in table
+    assert "| batch norm + ReLU (one layer) |" in table
+    assert "act_in" not in table and "Activation" not in table
+    plain = layer_table(mlp((16,), batch_norm=False)).data
+    assert "| dense, 16 units, Wx + b |" in plain and "| ReLU |" in plain
