@@ -121,3 +121,15 @@ def test_stack_tables_adds_a_case_column():
     assert [r["case"] for r in stacked.rows] == ["N=1", "N=2"]
     assert stacked.worst(gradient="g") == pytest.approx(2e-11)
     assert "| N=2 | g | (1,) | 0.0e+00 | 2.0e-11 |" in stacked._repr_markdown_()
+
+
+def test_batchnorm_worked_example_by_hand():
+    """m = 3 values, each node's number checked by hand: mu = 3, var = 14/3,
+    dF/dbeta = sum dy, dF/dx_hat = gamma dy, and dF/dx sums to zero."""
+    example = gradcheck.batchnorm_worked_example([1.0, 2.0, 6.0], 2.0, 0.5, 1e-5, [1, 0.5, -0.5])
+    rows = {node: (value, grad) for node, value, grad in example.rows}
+    assert rows["μ"][0] == "3" and rows["σ²"][0] == f"{14 / 3:.4g}"
+    assert rows["β"][1] == "1" and rows["x̂"][1] == "2, 1, -1"
+    assert rows["… from μ"][1] == ", ".join([f"{-2 / np.sqrt(14 / 3 + 1e-5) * 1 / 3:.4g}"] * 3)
+    assert example.vs_compact <= 1e-12 and example.sum_dx <= 1e-12
+    assert "| y | " in example._repr_markdown_() and "<td>σ²</td>" in example._repr_html_()

@@ -1,6 +1,7 @@
 """The graph descriptions and their drawing: counts, labels, validation, and the
 printed size of every label (>= 7 pt on the page, graphs no taller than 7 in)."""
 
+import html
 import re
 import shutil
 
@@ -8,6 +9,7 @@ import pytest
 
 from bnbook.derivations.graphs import BATCHNORM, COMPUTATIONS, NETWORK, Computation, Op, Value
 from bnbook.presentation.graph_drawing import (
+    BACKWARD_COLOR,
     MAX_HEIGHT_IN,
     MIN_PRINTED_PT,
     PAGE_WIDTH_IN,
@@ -25,8 +27,9 @@ def nodes_and_edges(dot_source: str) -> tuple[list[str], dict[tuple[str, str], s
     edges = re.findall(edge, dot_source, flags=re.M)
     labels = {}
     for a, b, attrs in edges:
-        m = re.search(r'label="([^"]*)"', attrs)
-        labels[(a, b)] = m.group(1).strip() if m else ""
+        m = re.search(r'label="([^"]*)"', attrs) or re.search(r"label=<(.*)> ", attrs)
+        text = html.unescape(re.sub(r"<[^>]*>", "", m.group(1))) if m else ""  # HTML-like
+        labels[(a, b)] = text.strip()
     return nodes, labels
 
 
@@ -56,7 +59,32 @@ def test_network_backward_labels_carry_transposes():
     assert labels[("o", "p")] == "δo = (p − y)/m"  # one spelling, as in the chapters
     assert "(∂h1/∂X)ᵀ = W1ᵀ" in source
     assert "∂L/∂L = 1" in source
-    assert source.count("dir=back") == 14  # every edge points back
+    assert source.count("dir=back") == 13  # every edge points back, but the labels':
+    assert labels[("y", "L")] == ""  # y is data: a dotted forward edge, no gradient
+    assert re.search(r"^\ty -> L \[.*style=dotted", source, flags=re.M)
+
+
+def relative_luminance(hex_color: str) -> float:
+    """WCAG relative luminance of "#rrggbb" (0 black, 1 white): its grey in print."""
+    channels = [int(hex_color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+@pytest.mark.parametrize("comp", [NETWORK, BATCHNORM])
+def test_gradients_stay_legible_in_black_and_white(comp):
+    """Dark enough to print as near-black grey, and set apart by italics, not by hue."""
+    assert relative_luminance(BACKWARD_COLOR) < 0.05  # contrast > 10:1 on white
+    source = draw(comp, backward=True).source
+    gradient_edges = re.findall(r"^\t.* -> .*dir=back.*$", source, flags=re.M)
+    assert gradient_edges and all("<I>" in edge for edge in gradient_edges)
+    assert "<I>" not in draw(comp).source  # forward graphs: no gradients
+
+
+def test_powers_print_as_superscripts():
+    source = draw(BATCHNORM, backward=True).source
+    assert "^(" not in source and "^{" not in source
+    assert "(σ² + ε)<SUP>−3/2</SUP>" in source
 
 
 def test_one_batch_size_symbol():

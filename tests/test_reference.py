@@ -180,6 +180,21 @@ def test_batchnorm_shift_and_scale_identities(seed, N, D, eps):
         assert np.all(np.abs(sums["sum x_hat dx"]) <= 1e-12 * scale * np.sqrt(N))
 
 
+def test_batchnorm_node_gradients_add_up_along_the_graph():
+    """The node-by-node pass keeps every node's gradient: the three terms reaching x add
+    up to the compact dx, and dF/dmu has no part through var (sum of x - mu is 0)."""
+    x, gamma, beta, dy = random_batchnorm_inputs(np.random.default_rng(4), 3, 2)
+    _, cache = reference.batchnorm_forward(x, gamma, beta, 1e-5)
+    nodes = reference.batchnorm_backward_nodes(dy, cache)
+    dx_c, dgamma_c, dbeta_c = reference.batchnorm_backward_compact(dy, cache)
+    assert rel_error(nodes.dx_direct + nodes.dx_via_var + nodes.dx_via_mu, dx_c) <= TOL
+    assert rel_error(nodes.dx, dx_c) <= TOL
+    np.testing.assert_allclose(nodes.dmu, -gamma * cache.inv_std * dy.sum(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(nodes.dx_hat, dy * gamma, rtol=0, atol=0)
+    np.testing.assert_allclose(nodes.dgamma, dgamma_c, rtol=1e-14)
+    np.testing.assert_allclose(nodes.dbeta, dbeta_c, rtol=1e-14)
+
+
 def test_batchnorm_scale_identity_fails_for_a_wrong_gradient():
     """The identity check can fail: dx without its x_hat term breaks it."""
     x, gamma, beta, dy = random_batchnorm_inputs(np.random.default_rng(3), 8, 3)
@@ -190,7 +205,8 @@ def test_batchnorm_scale_identity_fails_for_a_wrong_gradient():
 
 
 def test_batchnorm_n2_small_eps_against_autodiff():
-    """N = 2 with the paper's eps = 1e-5: dx is ~eps/spread^3, tiny but exact in TF."""
+    """N = 2 with eps = 1e-5 (PyTorch's default; the paper gives no value): dx is
+    ~eps/spread^3, tiny but exact in TF."""
     x, gamma, beta, dy = random_batchnorm_inputs(np.random.default_rng(2), 2, 4)
     cache = reference.batchnorm_forward(x, gamma, beta, 1e-5)[1]
     tf_grads = autodiff.tf_batchnorm_gradients(x, gamma, beta, 1e-5, dy)

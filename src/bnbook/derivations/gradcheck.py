@@ -62,6 +62,13 @@ def numerical_gradient(
     return grad
 
 
+def _html_table(columns, cells) -> str:
+    head = "".join(f"<th>{c}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in cells)
+    table = '<table class="docutils align-default">'  # styled like the book's tables
+    return f"{table}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
 @dataclass(frozen=True)
 class GradientTable:
     """Rows of {"case" (optional), "gradient", "shape", "vs tf.GradientTape",
@@ -94,12 +101,7 @@ class GradientTable:
         return tables.markdown(list(self.columns), self._cells())
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{c}</th>" for c in self.columns)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>" for cells in self._cells()
-        )
-        table = '<table class="docutils align-default">'  # styled like the book's tables
-        return f"{table}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        return _html_table(self.columns, self._cells())
 
     def __repr__(self) -> str:
         return self._repr_markdown_()
@@ -175,6 +177,60 @@ def check_batchnorm(
             key = f"{name} ({form})"
             ours[key], tf_ref[key], num[key] = g, g_tf, g_num
     return gradient_table(ours, tf_ref, num)
+
+
+# --- Problem 3's graph with numbers --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkedExample:
+    """One feature's batch through batch norm: each node's forward value and the gradient
+    dF/d(node) the backward pass leaves there (rows of node, value, gradient), and how
+    far the three terms reaching x are from the compact form's dF/dx."""
+
+    rows: list[tuple[str, str, str]]
+    vs_compact: float
+    sum_dx: float
+
+    COLUMNS = ("node", "forward value", "∂F/∂(node)")
+
+    def _repr_markdown_(self) -> str:
+        return tables.markdown(list(self.COLUMNS), [list(r) for r in self.rows])
+
+    def _repr_html_(self) -> str:
+        return _html_table(self.COLUMNS, self.rows)
+
+
+def batchnorm_worked_example(
+    x: list[float], gamma: float, beta: float, eps: float, dy: list[float]
+) -> WorkedExample:
+    """Problem 3 by the numbers, as CS231n annotates its circuits: x and dy = dF/dy
+    (the given gradient) are one feature's m values; F = sum_i y_i dy_i. Computed by
+    reference.batchnorm_forward and batchnorm_backward_nodes; 4 significant digits."""
+    x, dy = (np.asarray(a, dtype=np.float64).reshape(-1, 1) for a in (x, dy))  # (m, 1)
+    y, cache = reference.batchnorm_forward(x, np.array([gamma]), np.array([beta]), eps)
+    g = reference.batchnorm_backward_nodes(dy, cache)
+    dx_compact = reference.batchnorm_backward_compact(dy, cache)[0]
+
+    def show(a) -> str:
+        a = np.ravel(a)
+        a = a + 0.0  # -0.0 prints as 0
+        return ", ".join(f"{v:.4g}" for v in a) if a.size > 1 else f"{a[0]:.4g}"
+
+    rows = [
+        ("x", show(x), f"{show(g.dx)} (sum of the next 3 rows)"),
+        ("… from x̂ (directly)", "", show(g.dx_direct)),
+        ("… from σ²", "", show(g.dx_via_var)),
+        ("… from μ", "", show(g.dx_via_mu)),
+        ("μ", show(cache.mu), show(g.dmu)),
+        ("σ²", show(cache.var), show(g.dvar)),
+        ("x̂", show(cache.x_hat), show(g.dx_hat)),
+        ("γ", show(gamma), show(g.dgamma)),
+        ("β", show(beta), show(g.dbeta)),
+        ("y", show(y), f"{show(dy)} (given)"),
+        ("F = Σᵢ yᵢ ∂F/∂yᵢ", show(np.sum(y * dy)), "1"),
+    ]
+    return WorkedExample(rows, rel_error(g.dx, dx_compact), float(abs(g.dx.sum())))
 
 
 # --- Random inputs for the checks ---------------------------------------------------------

@@ -28,7 +28,8 @@ class Op:
     """One operation: reads ``inputs``, writes ``output`` as ``label`` (e.g. "W1 X + b1").
 
     local: its local derivative, shown in backward mode; sends: the gradient it
-    sends back to each input, in the order of ``inputs``.
+    sends back to each input, in the order of ``inputs`` ("" for data that needs
+    none, such as the labels y); ``^{...}`` marks a superscript.
     """
 
     label: str
@@ -152,7 +153,7 @@ BATCHNORM = Computation(
             (
                 "∂F/∂x̂ᵢ / √(σ² + ε)",
                 "−Σᵢ ∂F/∂x̂ᵢ / √(σ² + ε)",
-                "−½ Σᵢ ∂F/∂x̂ᵢ (xᵢ − μ) (σ² + ε)^(−3/2)",
+                "−½ Σᵢ ∂F/∂x̂ᵢ (xᵢ − μ) (σ² + ε)^{−3/2}",
             ),
         ),
         Op(

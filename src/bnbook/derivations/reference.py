@@ -165,14 +165,28 @@ def batchnorm_forward(
     return y, BatchNormCache(x, x_hat, mu, var, inv_std, np.asarray(gamma, dtype=np.float64))
 
 
-def batchnorm_backward(
-    dy: np.ndarray, cache: BatchNormCache
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Batch-norm backward, node by node along the computational graph.
+@dataclass(frozen=True)
+class BatchNormNodeGrads:
+    """dF/d(value) at every node of Problem 3's graph, and dF/dx's three terms.
 
-    Inputs:  dy (N, D) = dF/dy; cache from batchnorm_forward.
-    Returns: dx (N, D), dgamma (D,), dbeta (D,).
+    dx_hat (N, D); dvar, dmu, dgamma, dbeta (D,); dx_direct, dx_via_var,
+    dx_via_mu (N, D): what reaches x from x_hat, var and mu; dx (N, D), their sum.
     """
+
+    dx_hat: np.ndarray
+    dvar: np.ndarray
+    dmu: np.ndarray
+    dgamma: np.ndarray
+    dbeta: np.ndarray
+    dx_direct: np.ndarray
+    dx_via_var: np.ndarray
+    dx_via_mu: np.ndarray
+    dx: np.ndarray
+
+
+def batchnorm_backward_nodes(dy: np.ndarray, cache: BatchNormCache) -> BatchNormNodeGrads:
+    """Batch-norm backward, node by node along the computational graph, keeping every
+    node's gradient. Inputs: dy (N, D) = dF/dy; cache from batchnorm_forward."""
     x, mu, inv_std = cache.x, cache.mu, cache.inv_std
     N = x.shape[0]
     dbeta = dy.sum(axis=0)  # (D,)
@@ -181,8 +195,24 @@ def batchnorm_backward(
     dvar = (dx_hat * (x - mu)).sum(axis=0) * (-0.5) * inv_std**3  # (D,)
     # mu reaches x_hat directly and through var; the second term is 0 (sum of x - mu).
     dmu = -(dx_hat * inv_std).sum(axis=0) + dvar * (-2.0 / N) * (x - mu).sum(axis=0)  # (D,)
-    dx = dx_hat * inv_std + dvar * 2.0 * (x - mu) / N + dmu / N  # x's three direct uses
-    return dx, dgamma, dbeta
+    # x's three direct uses: by x_hat, by var and by mu.
+    direct = dx_hat * inv_std  # (N, D)
+    via_var = dvar * 2.0 * (x - mu) / N  # (N, D)
+    via_mu = np.broadcast_to(dmu / N, x.shape)  # (N, D), the same for every i
+    dx = direct + via_var + via_mu
+    return BatchNormNodeGrads(dx_hat, dvar, dmu, dgamma, dbeta, direct, via_var, via_mu, dx)
+
+
+def batchnorm_backward(
+    dy: np.ndarray, cache: BatchNormCache
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Batch-norm backward, node by node along the computational graph.
+
+    Inputs:  dy (N, D) = dF/dy; cache from batchnorm_forward.
+    Returns: dx (N, D), dgamma (D,), dbeta (D,).
+    """
+    grads = batchnorm_backward_nodes(dy, cache)
+    return grads.dx, grads.dgamma, grads.dbeta
 
 
 def batchnorm_backward_compact(

@@ -4,9 +4,14 @@ Every op is one box together with the value it writes (``h1 = W1 X + b1``), inpu
 and parameters are ellipses (parameters shaded) and the loss is doubly outlined.
 Forward, every node shows its shape (edges stay unlabelled, which keeps the drawing
 short enough to share a printed page); with ``backward=True`` the edges point back
-and carry the gradient sent along them, and each box shows its local derivative.
+and carry the gradient sent along them, in italics, and each box shows its local
+derivative upright. Gradients are dark blue (near black in grayscale print: the
+italics, not the hue, tell them apart); an input that receives no gradient (data,
+such as the labels y) keeps a dotted forward edge. ``^{...}`` in a gradient prints
+as a superscript.
 """
 
+import html
 import re
 
 import graphviz
@@ -29,7 +34,30 @@ STYLE = {
     "value": {"shape": "box", "style": "rounded"},
     "loss": {"shape": "box", "style": "rounded", "peripheries": "2"},
 }
-BACKWARD_COLOR = "#b2182b"
+BACKWARD_COLOR = "#08306b"  # dark blue: about 20% grey in black-and-white print
+NO_GRADIENT_COLOR = "#404040"
+
+
+def gradient_label(text: str) -> str:
+    """A gradient as a graphviz HTML-like label: italic, ``^{...}`` as a superscript."""
+    parts = re.split(r"\^\{([^}]*)\}", text)  # even: text, odd: superscripts
+    body = "".join(
+        f"<SUP>{html.escape(part)}</SUP>" if i % 2 else html.escape(part)
+        for i, part in enumerate(parts)
+    )
+    return f"< <I>{body}</I> >"
+
+
+def _spine(comp: Computation) -> set[str]:
+    """The values on the longest path through the graph (for batch norm x, μ, σ², x̂, y,
+    F): drawn in one straight column, so the edges that skip along it go round the
+    column on either side instead of crossing it."""
+    longest: dict[str, list[str]] = {}
+    for v in comp.values:  # values are listed in order of computation
+        op = comp.op_writing(v.name)
+        before = max((longest[i] for i in op.inputs), key=len) if op else []
+        longest[v.name] = [*before, v.name]
+    return set(max(longest.values(), key=len))
 
 
 def draw(comp: Computation, backward: bool = False) -> graphviz.Digraph:
@@ -45,6 +73,7 @@ def draw(comp: Computation, backward: bool = False) -> graphviz.Digraph:
     # boxes graphviz sizes are the boxes the text fills.
     g.attr("node", fontsize=str(NODE_FONT_PT), fontname=FONT, margin="0.1,0.03", height="0.3")
     g.attr("edge", fontsize=str(EDGE_FONT_PT), fontname=FONT, arrowsize="0.7")
+    spine = _spine(comp)
     for v in comp.values:
         op = comp.op_writing(v.name)
         label = v.name if op is None else f"{v.name} = {op.label}"
@@ -53,13 +82,16 @@ def draw(comp: Computation, backward: bool = False) -> graphviz.Digraph:
             label += f"{sep}{v.shape}"
         elif op is not None and op.local:
             label += f"\n{op.local}"
-        g.node(v.name, label, **STYLE[v.kind])
+        group = {"group": "spine"} if v.name in spine else {}
+        g.node(v.name, label, **STYLE[v.kind], **group)
     for op in comp.ops:
         for name, grad in zip(op.inputs, op.sends, strict=True):
-            if backward:
+            if backward and grad:
                 # Same layout as the forward graph, arrows reversed: gradients flow back.
-                g.edge(name, op.output, label=f" {grad} ", color=BACKWARD_COLOR,
-                       fontcolor=BACKWARD_COLOR, dir="back")  # fmt: skip
+                g.edge(name, op.output, label=gradient_label(grad), color=BACKWARD_COLOR,
+                       fontcolor=BACKWARD_COLOR, penwidth="1.3", dir="back")  # fmt: skip
+            elif backward:  # read, but sent no gradient (data)
+                g.edge(name, op.output, style="dotted", color=NO_GRADIENT_COLOR)
             else:
                 g.edge(name, op.output)
     return g
