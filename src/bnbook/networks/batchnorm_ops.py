@@ -126,9 +126,10 @@ def batchnorm_train_fused(x, gamma, beta, epsilon, activation=None):
         out = tf.raw_ops.FusedBatchNormV3(x=x4, scale=gamma, offset=beta, mean=empty,
                                           variance=empty, epsilon=epsilon, is_training=True,
                                           data_format="NHWC")  # fmt: skip
-        # batch_variance is Bessel-corrected (divides by m - 1); Keras and the
-        # paper use the biased one for the moving average, so undo it. For
-        # m = 1 the kernel returns 0, which is also the biased variance.
+        # batch_variance is Bessel-corrected (divides by m - 1); Keras and our layer
+        # keep the biased one in the moving average (the paper's Algorithm 2
+        # corrects by m/(m-1) at inference instead), so undo it. For m = 1 the
+        # kernel returns 0, which is also the biased variance.
         m = tf.cast(tf.shape(x4)[0], tf.float32)
         variance = out.batch_variance * (m - 1.0) / m
         y = tf.nn.relu(out.y) if activation == "relu" else out.y
