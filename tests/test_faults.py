@@ -83,6 +83,43 @@ def test_a_failed_sphinx_build_forgets_its_environment(tmp_path):
     assert pickle.exists(), "a clean build must keep its environment (else no caching)"
 
 
+def test_an_interrupted_page_build_is_stopped_waited_for_and_forgotten(tmp_path, monkeypatch):
+    """Ctrl-C or SIGTERM while jupyter-book writes pages: the build forwards the signal,
+    waits for jupyter-book to end, and drops Sphinx's saved environments (saved before
+    the pages were written), so the next build reads every page again."""
+    envs = [
+        tmp_path / "_build" / d / "environment.pickle" for d in (".doctrees", ".doctrees_toc_pdf")
+    ]
+    for env in envs:
+        env.parent.mkdir(parents=True)
+        env.write_text("saved before writing")
+    # A stand-in for jupyter-book: it writes pages until SIGINT, then takes a moment to end.
+    script = tmp_path / "jb.py"
+    script.write_text(
+        "import signal, sys, time\n"
+        "def stop(*a):\n    time.sleep(0.5); open(sys.argv[1], 'w').write('ended'); sys.exit(2)\n"
+        "signal.signal(signal.SIGINT, stop)\nprint('writing output...', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    ended = tmp_path / "ended"
+    real_popen = subprocess.Popen
+    monkeypatch.setattr(build, "kernel_environment", lambda: dict(os.environ))
+    monkeypatch.setattr(
+        build.subprocess, "Popen",
+        lambda cmd, **kw: real_popen([sys.executable, str(script), str(ended)], **kw),
+    )  # fmt: skip
+    monkeypatch.setattr(build.signal, "signal", signal.signal)
+    previous = signal.signal(signal.SIGALRM, lambda *a: (_ for _ in ()).throw(SystemExit(143)))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 1.0)  # the "SIGTERM" arrives mid-write
+        with pytest.raises(SystemExit):
+            build.jupyter_book(tmp_path, "html", fresh=False)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    assert ended.read_text() == "ended", "jupyter-book was not waited for"
+    assert not any(env.exists() for env in envs), "the saved environment would serve stale pages"
+
+
 def test_the_scan_names_a_page_with_an_error_output_or_a_raw_glue_role(tmp_path):
     html = tmp_path / "html" / "notebooks"
     html.mkdir(parents=True)

@@ -51,9 +51,32 @@ def jupyter_book(root: Path, builder: str, fresh: bool) -> None:
     cmd += ["-W", "-n", "--keep-going"]  # warnings are errors; list them all before failing
     if fresh:
         cmd.append("--all")
-    result = subprocess.run(cmd, cwd=PROJECT_ROOT, env=kernel_environment())
-    if result.returncode != 0:
+    process = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=kernel_environment())
+    try:
+        returncode = process.wait()
+    except BaseException:  # Ctrl-C or SIGTERM: stop jupyter-book too, and wait for it
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=JUPYTER_BOOK_STOP_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        raise
+    finally:
+        if process.returncode != 0:
+            forget_saved_environments(root)
+    if returncode != 0:
         raise SystemExit(f"error: the {builder} build failed (see the warnings above)")
+
+
+JUPYTER_BOOK_STOP_S = 30
+
+
+def forget_saved_environments(root: Path) -> None:
+    """Sphinx saves its environment before it writes the pages: after a build that did
+    not finish, the next one must read every page again, not trust that record."""
+    for pickle in (root / "_build").glob(".doctrees*/environment.pickle"):
+        pickle.unlink(missing_ok=True)
 
 
 def kernel_environment() -> dict:
