@@ -74,3 +74,32 @@ def test_float16_training_scales_the_loss_and_others_do_not():
         assert np.isfinite(float(loss))
     assert keras.mixed_precision.global_policy().name == "float32"  # restored
     assert not isinstance(make_optimizer(config, 10), keras.optimizers.LossScaleOptimizer)
+
+
+def test_several_runs_in_one_process_close_their_pipelines_at_once():
+    """tf.data's background thread pools (prefetch, parallel map) made closing a run's
+    iterator wait on their threads; the pipeline has none, so runs end when they end."""
+    import gc
+    import threading
+    import time
+
+    from bnbook.networks.train import train
+
+    rng = np.random.default_rng(0)
+    data = {f"x_{p}": rng.integers(0, 255, (n, 28, 28), dtype=np.uint8)
+            for p, n in (("train", 256), ("val", 64), ("test", 64))}  # fmt: skip
+    data |= {f"y_{p}": rng.integers(0, 10, len(data[f"x_{p}"])).astype(np.uint8)
+             for p in ("train", "val", "test")}  # fmt: skip
+    threads_before = threading.active_count()
+    for seed in range(3):  # with augmentation: the map that used to run on a pool
+        config = Config(model="mlp", widths=(16,), shift=2, steps=6, seed=seed, eval_every=3)
+        record = train(config, data, num_steps=6, per_epoch=4, progress=False)
+        assert len(record["losses"]) == 6
+    start = time.perf_counter()
+    batches = iter(train_batches(*[np.zeros((64, 28, 28, 1), np.float32), np.zeros(64, np.int32)],
+                                 16, seed=0, max_shift=2))  # fmt: skip
+    next(batches)
+    del batches
+    gc.collect()
+    assert time.perf_counter() - start < 10, "closing an iterator waited"
+    assert threading.active_count() <= threads_before + 1
