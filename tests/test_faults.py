@@ -177,9 +177,10 @@ def test_a_record_is_keyed_on_the_code_that_trained_it(store, tmp_path, monkeypa
     old_key = record_key(SMALL_MLP, TINY)  # the worker imports the modules: code "old"
     train_py = copy / "networks" / "train.py"
 
-    def train_while_someone_edits(config, data, profile, progress, bar_position):
-        train_py.write_text(train_py.read_text() + "\n# edited during the run\n")
-        return {k: v for k, v in fake_record().items() if k != "machine"}
+    def train_while_someone_edits(*args):
+        train_py.write_text(train_py.read_text() + "\nEDITED_DURING_THE_RUN = True\n")
+        drop = ("machine", "config", "profile", "versions", "created")
+        return {k: v for k, v in fake_record().items() if k not in drop}
 
     monkeypatch.setattr("bnbook.networks.train.train", train_while_someone_edits)
     monkeypatch.setattr("bnbook.runs.data.load_mnist", lambda: {})

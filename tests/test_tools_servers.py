@@ -247,16 +247,18 @@ def test_jupyterlab_serves_the_notebooks_with_the_project_kernel(tmp_path):
 
 def test_runs_are_named_by_chapter_and_config(monkeypatch, tmp_path):
     from bnbook.runs import plan, records
-    from bnbook.runs.experiments import TRAINING_MODULES, record_key
+    from bnbook.runs.experiments import TRAINING_MODULES, key_inputs
     from bnbook.runs.profiles import PROFILES
-    from bnbook.runs.provenance import TRAIN_THREADS, source_digest
+    from bnbook.runs.provenance import TRAIN_THREADS, digest, source_digest
 
     monkeypatch.setenv("BNBOOK_PROFILE", "smoke")
     monkeypatch.setattr(records, "RECORDS_DIR", tmp_path)  # looked up here, never trained
     config = next(c for c in plan.mlp_pair() if c.batch_norm)
     source = source_digest(TRAINING_MODULES)
-    key = record_key(config, PROFILES["smoke"], source, TRAIN_THREADS)
-    RecordStore(tmp_path).put(key, {**fake_record(key, 0), "config": config.as_dict()})
+    inputs = key_inputs(config, PROFILES["smoke"], source, TRAIN_THREADS)
+    key = digest(inputs)
+    record = {**fake_record(key, 0), "config": config.as_dict(), "profile": "smoke"}
+    RecordStore(tmp_path).put(key, {**record, "key_inputs": inputs})
     chapters = tensorboard.chapters_by_key()
     chapter = plan.CHAPTERS["p4_2"]
     assert chapters == {key: chapter}

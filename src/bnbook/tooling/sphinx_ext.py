@@ -27,12 +27,17 @@ from bnbook.runs.provenance import digest, library_versions, source_digest
 def record_keys() -> list[str]:
     """A digest of every record the chapters read (its key and its contents), in plan
     order, as the kernels will find them (the build's thread count, never training)."""
-    from bnbook.runs.experiments import lookup
+    from bnbook.runs.experiments import TRAINING_MODULES, lookup, record_key
     from bnbook.runs.plan import resolve
+    from bnbook.runs.provenance import TRAIN_THREADS
 
+    profile, source = current_profile(), source_digest(TRAINING_MODULES)
     resolved = resolve(lookup())
     configs = [c for cs in resolved.configs.values() for c in cs]
-    return [digest(resolved.records.get(c)) for c in configs]
+    return [
+        record_key(c, profile, source, TRAIN_THREADS) + digest(resolved.records.get(c))
+        for c in configs
+    ]
 
 
 def book_key() -> str:
