@@ -2,7 +2,7 @@
 
 import math
 
-from bnbook.presentation.analysis import compare, rates_that_train, steps_to_reach, sweep_outcome
+from bnbook.presentation.analysis import steps_to_reach, sweep_outcome
 from bnbook.runs.experiments import summarize
 
 
@@ -26,25 +26,10 @@ def test_sweep_outcomes():
     assert sweep_outcome(record([2.3] * 20 + [9.0] * 20, 0.1)) == "diverged"
 
 
-def test_rates_that_train_filters_by_batch_norm():
-    runs = [
-        record([2.0] * 20 + [0.1] * 20, 0.95, lr=0.1),
-        record([2.0] * 40, 0.5, lr=1.0),
-        record([2.0] * 20 + [0.1] * 20, 0.95, lr=1.0, bn=True),
-    ]
-    assert rates_that_train(runs, batch_norm=False) == [0.1]
-    assert rates_that_train(runs, batch_norm=True) == [1.0]
-
-
 def test_steps_to_reach():
     evals = [{"step": 100, "val_accuracy": 0.5}, {"step": 200, "val_accuracy": 0.97}]
     assert steps_to_reach(record([], 0.97, evals=evals), 0.95) == 200
     assert steps_to_reach(record([], 0.97, evals=evals), 0.99) is None
-
-
-def test_compare_says_which_way():
-    assert compare(0.99, 0.98, "").startswith("raised")
-    assert compare(0.97, 0.98, "").startswith("lowered")
 
 
 def test_summarize_lists_every_seed_with_mean_and_std():
@@ -80,24 +65,6 @@ def test_summarize_leaves_test_unset_for_runs_that_never_saw_it():
     assert math.isclose(s["val_mean"], 0.905)
 
 
-def test_grid_gains_and_their_means():
-    from bnbook.presentation.analysis import grid_gains, mean_gain_by
-
-    grid = {
-        ("1 conv", "sgd", False): {"val_accuracy": 0.90},
-        ("1 conv", "sgd", True): {"val_accuracy": 0.95},
-        ("2 conv", "sgd", False): {"val_accuracy": 0.92},
-        ("2 conv", "sgd", True): {"val_accuracy": 0.91},
-    }
-    gains = grid_gains(grid)
-    assert math.isclose(gains["1 conv", "sgd"], 5.0) and math.isclose(gains["2 conv", "sgd"], -1.0)
-    assert math.isclose(mean_gain_by(gains, 1)["sgd"], 2.0)
-    assert mean_gain_by(gains, 0) == {
-        "1 conv": gains["1 conv", "sgd"],
-        "2 conv": gains["2 conv", "sgd"],
-    }
-
-
 def test_generalization_gap_and_landscape_summary():
     from bnbook.presentation.analysis import generalization_gap, landscape_summary
 
@@ -112,18 +79,12 @@ def test_generalization_gap_and_landscape_summary():
     assert math.isclose(summary["loss_range"], 0.6) and summary["grad_change"] == 0.5
 
 
-def test_epoch_boundary_drop_and_grad_norm_spread():
-    from bnbook.presentation.analysis import epoch_boundary_drop, grad_norm_spread
+def test_epoch_boundary_drop_and_layer_spread():
+    from bnbook.presentation.analysis import epoch_boundary_drop
+    from bnbook.presentation.evidence import layer_spread
 
     losses = [2.0] * 100 + [1.0] * 100  # one boundary at step 100
     run = {"losses": losses, "evals": [{"step": 100, "epoch": 1.0}]}
     assert math.isclose(epoch_boundary_drop(run, window=10), 1.0)
     probes = [{"grad_norms": {"a": 0.5, "b": 2.0}}]
-    assert math.isclose(grad_norm_spread({"probes": probes}), 4.0)
-
-
-def test_rates_near_best():
-    from bnbook.presentation.analysis import rates_near_best
-
-    search = {"values": (1, 2, 3), "val_accuracy": [0.991, 0.984, 0.9955]}
-    assert rates_near_best(search, 0.5) == [1, 3]
+    assert math.isclose(layer_spread({"probes": probes}), math.log10(4.0))
