@@ -93,7 +93,8 @@ def loss_curves(runs: dict, window: int = 50, ax=None, title: str | None = None)
         s = style(batch_norm)
         raw = np.asarray(records[0]["losses"])
         steps = np.arange(1, len(raw) + 1)
-        ax.plot(steps, raw, color=s["color"], alpha=0.18, linewidth=0.6)
+        ax.plot(steps, raw, color=s["color"], alpha=0.25, linewidth=0.6,
+                label=f"{label}: every batch (seed 0)")  # fmt: skip
         mean = np.mean([r["losses"] for r in records], axis=0)
         ax.plot(steps, moving_average(mean, window), label=f"{label}: train (avg)", **s)
         eval_steps = [e["step"] for e in records[0]["evals"]]
