@@ -70,11 +70,15 @@ def loss_function():
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
-def compiles_with_xla(config) -> bool:
+XLA_MIN_STEPS = 300  # below this, compiling costs more than the faster steps save
+
+
+def compiles_with_xla(config, num_steps: int) -> bool:
     """Whether `config`'s training step is XLA-compiled: the MLP's step is bound by the
-    optimizer's passes over its weights, which XLA fuses (about 2x faster on our CPUs);
-    XLA makes the CNN's convolutions 2-5x slower, so the CNN runs op by op."""
-    return config.model == "mlp"
+    optimizer's passes over its weights, which XLA fuses (about 2x faster on our CPUs),
+    worth its compile time from a few hundred steps on; XLA makes the CNN's
+    convolutions 2-5x slower, so the CNN runs op by op."""
+    return config.model == "mlp" and num_steps >= XLA_MIN_STEPS
 
 
 def make_train_step(model, optimizer, jit_compile: bool = False):
@@ -201,7 +205,8 @@ def fit(config, model, arrays, num_steps, per_epoch, progress, bar_position) -> 
     """
     (x_train, y_train), (x_val, y_val) = arrays["train"], arrays["val"]
     optimizer = make_optimizer(config, num_steps)
-    chunk = make_train_chunk(make_train_step(model, optimizer, compiles_with_xla(config)))
+    step = make_train_step(model, optimizer, compiles_with_xla(config, num_steps))
+    chunk = make_train_chunk(step)
     batches = iter(train_batches(x_train, y_train, config.batch_size, config.seed, config.shift))
     x_train_eval, y_train_eval = x_train[:TRAIN_EVAL_EXAMPLES], y_train[:TRAIN_EVAL_EXAMPLES]
     if config.probe:
@@ -251,7 +256,8 @@ def train(
         arrays = inputs_and_labels(data)
         model = build_model(config)
         history = fit(config, model, arrays, num_steps, per_epoch, progress, bar_position)
-        val_loss, val_acc = evaluate(model, *arrays["val"])
+        last = history["evals"][-1]  # evaluated at the last step: the run's final numbers
+        val_loss, val_acc = last["val_loss"], last["val_accuracy"]
         test_loss, test_acc = (
             evaluate(model, *arrays["test"]) if config.evaluate_test else (None, None)
         )
