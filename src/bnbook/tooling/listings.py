@@ -4,11 +4,13 @@ The printed submission carries the code that computes answers, which is what the
 package layout groups together: `derivations` (Problems 1-3 and their checks),
 `networks` (the batch-norm layer, the models, the training loop) and `runs` (the
 experiment configurations, their selection on validation, the split and data
-loading). Of `runs`, the records cache (store, keys, digests), the machine
-decisions (profiles, precision, devices) and the one-time conversion of the
-downloaded MNIST file are machinery, not the experiment, so they join
-`presentation` and `tooling` (plots, graph drawing, tables, build, benchmarks,
-Sphinx extensions): named in a table in the PDF, printed in the HTML book only.
+loading), and of `presentation` the statistics every claim about batch norm rests
+on (`comparisons`: paired differences, t-intervals, verdicts). Of `runs`, the
+records cache (store, keys, digests), the machine decisions (profiles,
+precision, devices) and the MNIST sources and their verification are machinery,
+not the experiment, so they join the rest of `presentation` and `tooling`
+(plots, the chapters' facts, graph drawing, tables, build, benchmarks, Sphinx
+extensions): named in a table in the PDF, printed in the HTML book only.
 
 In HTML every module gets a page of its own, written into `book/source/` (which
 `_toc.yml` globs) when the book is built, so a new module is never missing.
@@ -20,7 +22,9 @@ from pathlib import Path
 from bnbook.paths import PACKAGE_DIR, PROJECT_ROOT
 
 PRINTED_SUBPACKAGES = ("derivations", "networks", "runs")
-NOT_PRINTED = (  # the records cache, the machine decisions, the data set-up (see above)
+ALSO_PRINTED = ("presentation/comparisons.py",)  # the statistics behind every verdict
+NOT_PRINTED = (  # the records cache, the machine decisions, the data sources (see above)
+    "runs/data.py",
     "runs/experiments.py",
     "runs/records.py",
     "runs/provenance.py",
@@ -48,7 +52,8 @@ def relative(path: Path) -> str:
 def is_printed(path: Path) -> bool:
     """True for the modules the PDF prints (see the module docstring)."""
     name = relative(path)
-    return name.split("/")[0] in PRINTED_SUBPACKAGES and name not in NOT_PRINTED
+    in_printed = name.split("/")[0] in PRINTED_SUBPACKAGES or name in ALSO_PRINTED
+    return in_printed and name not in NOT_PRINTED
 
 
 def purpose(path: Path) -> str:
