@@ -15,6 +15,7 @@ for error output, tracebacks and raw glue roles (bnbook.tooling.scan).
 import argparse
 import fcntl
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -22,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from bnbook.paths import PROJECT_ROOT
+from bnbook.paths import PROJECT_ROOT, remove_leftovers
 from bnbook.runs.devices import default_workers
 from bnbook.runs.profiles import ENV_VAR, PROFILES
 from bnbook.runs.provenance import TRAIN_THREADS  # workers' and kernels' TF threads (in keys)
@@ -118,15 +119,46 @@ def _raise_on_sigterm(signum, frame):
     raise SystemExit(128 + signum)  # unwinds like Ctrl-C: workers stopped, locks released
 
 
+SCHEDULER = re.compile(r"^tcp://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(?P<port>\d{1,5})$")
+
+
+def _scheduler(value: str) -> str:
+    """A Dask scheduler address, tcp://HOST:PORT."""
+    match = SCHEDULER.match(value)
+    if not match or not 0 < int(match["port"]) < 65536:
+        raise argparse.ArgumentTypeError(f"{value!r} is not of the form tcp://HOST:PORT")
+    return value
+
+
+def _positive(value: str) -> int:
+    """A whole number of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
+    return number
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """Bad arguments are one line (the usage is `--help`), exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def _arguments(argv):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = _OneLineParser(prog="bnbook.tooling.build", description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=sorted(PROFILES), default="full")
     parser.add_argument("--force", action="store_true", help="re-train and re-execute all")
     parser.add_argument("--builders", default="html,pdflatex", help="comma-separated")
     parser.add_argument(
-        "--workers", type=int, default=default_workers(), help="training processes (per GPU/core)"
+        "--workers", type=_positive, default=default_workers(), help="training processes (>= 1)"
     )
-    parser.add_argument("--scheduler", help="train on this Dask cluster (tcp://HOST:PORT)")
+    parser.add_argument(
+        "--scheduler", type=_scheduler, help="train on this Dask cluster (tcp://HOST:PORT)"
+    )
     return parser.parse_args(argv)
 
 
@@ -150,15 +182,18 @@ def _train_and_build(root: Path, args, builders: list[str], force: bool):
 
     Returns ([(phase, seconds)], training's per-chapter rows, the summary's path).
     """
+    from bnbook.runs.data import DATA_DIR
     from bnbook.runs.records import RecordStore
 
-    RecordStore().remove_leftovers()  # of builds that were killed
+    summary_path = root / "_build" / "results" / "summary.json"
+    RecordStore().remove_leftovers()  # temporary files of writes that were killed
+    for folder in (DATA_DIR, summary_path.parent):
+        remove_leftovers(folder)
     if force:
         shutil.rmtree(root / "_build" / ".jupyter_cache", ignore_errors=True)
     per_chapter, training_wall, records, load = training_rounds.run_experiments(
         force, args.workers, args.scheduler
     )
-    summary_path = root / "_build" / "results" / "summary.json"
     training_rounds.write_summary(records, summary_path, load)
     where = f"Dask cluster {args.scheduler}" if args.scheduler else f"{args.workers} workers"
     phases = [(f"training ({where} in parallel)", training_wall)]
@@ -198,7 +233,11 @@ def main(argv=None) -> int:
 
     force = _set_up_process(args.profile, args.force)
     root = output_root(args.profile)
-    lock = lock_output(root)
+    try:
+        lock = lock_output(root)
+    except KeyboardInterrupt:
+        print("\ninterrupted while waiting for the build lock; nothing was built", file=sys.stderr)
+        return 130
     try:
         phases, per_chapter, summary_path = _train_and_build(root, args, builders, force)
     except KeyboardInterrupt:
