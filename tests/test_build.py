@@ -88,3 +88,46 @@ def test_the_build_removes_temporary_files_of_killed_writes(tmp_path, monkeypatc
     assert build.main(["--profile", "smoke", "--builders", ""]) == 0
     assert [p for p in leftovers if p.exists()] == []
     assert (data / "mnist.npz").exists()
+
+
+FAKE_XDVIPDFMX = """#!/bin/sh
+# A conversion cut short (Ctrl-C, kill): part of a PDF under the output name, then death.
+while [ $# -gt 0 ]; do [ "$1" = "-o" ] && out=$2; shift; done
+printf '%%PDF-1.5\\npartial' > "$out"
+kill -9 $$
+"""
+
+
+@pytest.mark.book
+def test_a_pdf_cut_short_never_takes_the_final_name(tmp_path):
+    """A two-page book through jupyter-book's pdflatex route with the build's environment:
+    with xdvipdfmx killed half-way the build fails and there is no book.pdf; then whole."""
+    import shutil
+
+    book = tmp_path / "book"
+    book.mkdir()
+    config = (PROJECT_ROOT / "_config.yml").read_text()
+    (book / "_config.yml").write_text(
+        config.replace("execute_notebooks: cache", "execute_notebooks: off")
+    )
+    (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: page\n")
+    (book / "intro.md").write_text("# A tiny book\n\nText.\n")
+    (book / "page.md").write_text("# A page\n\nMore text.\n")
+    for folder in ("latex", "_static"):
+        shutil.copytree(PROJECT_ROOT / "book" / folder, book / "book" / folder)
+    fake = tmp_path / "bin" / "xdvipdfmx"
+    fake.parent.mkdir()
+    fake.write_text(FAKE_XDVIPDFMX)
+    fake.chmod(0o755)
+    out = tmp_path / "out"
+    pdf = out / "_build" / "latex" / "book.pdf"
+    path = os.environ["PATH"]
+    try:
+        os.environ["PATH"] = f"{fake.parent}:{path}"
+        with pytest.raises(SystemExit, match="pdflatex build failed"):
+            build.jupyter_book(out, "pdflatex", False, source=book, toc=book / "_toc.yml")
+    finally:
+        os.environ["PATH"] = path
+    assert not pdf.exists(), "a truncated book.pdf took the final name"
+    build.jupyter_book(out, "pdflatex", False, source=book, toc=book / "_toc.yml")
+    assert pdf.read_bytes().startswith(b"%PDF") and b"%%EOF" in pdf.read_bytes()[-64:]

@@ -41,20 +41,48 @@ def pdf_path(profile: str) -> Path:
 
 
 PDF_TOC = PROJECT_ROOT / "_toc_pdf.yml"  # the printed submission: homework only (DESIGN.md)
+LATEXMKRC = PROJECT_ROOT / "book" / "latex" / "latexmkrc"  # book.pdf whole or not at all
 
 
-def jupyter_book(root: Path, builder: str, fresh: bool) -> None:
-    """Run jupyter-book's `builder` on the project into `root` (`fresh`: every page again)."""
+def jupyter_book(
+    root: Path, builder: str, fresh: bool, source: Path = PROJECT_ROOT, toc: Path = PDF_TOC
+) -> None:
+    """Run jupyter-book's `builder` on the project (`source`) into `root` (`fresh`: every
+    page again); the PDF builders read table of contents `toc`."""
     jb = str(Path(sys.executable).parent / "jupyter-book")
-    cmd = [jb, "build", str(PROJECT_ROOT), "--path-output", str(root), "--builder", builder]
+    cmd = [jb, "build", str(source), "--path-output", str(root), "--builder", builder]
     if builder in ("pdflatex", "latex"):
-        cmd += ["--toc", str(PDF_TOC)]
+        cmd += ["--toc", str(toc)]
     cmd += ["-W", "-n", "--keep-going"]  # warnings are errors; list them all before failing
     if fresh:
         cmd.append("--all")
-    result = subprocess.run(cmd, cwd=PROJECT_ROOT, env=kernel_environment())
+    env = kernel_environment()
+    if builder == "pdflatex":
+        env = latex_environment(env)
+        forget_an_unfinished_pdf(root / "_build" / "latex")
+    result = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env)
     if result.returncode != 0:
         raise SystemExit(f"error: the {builder} build failed (see the warnings above)")
+
+
+def forget_an_unfinished_pdf(latex_dir: Path) -> None:
+    """After a PDF conversion that did not finish (book.pdf.part left, or no book.pdf),
+    delete latexmk's record of the last run: else latexmk repeats "gave an error" without
+    running anything until a source changes."""
+    part, pdf = latex_dir / "book.pdf.part", latex_dir / "book.pdf"
+    if part.exists() or not pdf.exists():
+        (latex_dir / "book.fdb_latexmk").unlink(missing_ok=True)
+        part.unlink(missing_ok=True)
+
+
+def latex_environment(env: dict) -> dict:
+    """`env` with our latexmkrc after Sphinx's (book/latex/latexmkrc): the PDF is converted
+    into a temporary file and renamed to book.pdf only when whole, so an interrupted
+    latexmk never leaves a truncated book.pdf that the next build would take as finished.
+    Sphinx's LaTeX Makefile passes LATEXMKOPTS on to latexmk (through make: `$` doubled).
+    """
+    rc = str(LATEXMKRC).replace("$", "$$").replace("'", "'\\''")
+    return {**env, "LATEXMKOPTS": f"{env.get('LATEXMKOPTS', '')} -r '{rc}'".strip()}
 
 
 def kernel_environment() -> dict:
