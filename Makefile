@@ -7,18 +7,25 @@ FORCE_FLAG := $(if $(filter 1,$(FORCE)),--force,)
 
 # Names for the title page (and the HTML footer), over those in _config.yml:
 #   make book AUTHOR="Your Name" COLLABORATOR="Their Name"
+# Passed to every command through the environment, as typed: $(value ...) expands no `$`,
+# and no shell ever parses them, so quotes, `$`, `<` and backquotes all survive.
 AUTHOR ?=
 COLLABORATOR ?=
-NAMES := $(if $(AUTHOR),BNBOOK_AUTHOR="$(AUTHOR)") $(if $(COLLABORATOR),BNBOOK_COLLABORATOR="$(COLLABORATOR)")
+ifneq ($(value AUTHOR),)
+export BNBOOK_AUTHOR := $(value AUTHOR)
+endif
+ifneq ($(value COLLABORATOR),)
+export BNBOOK_COLLABORATOR := $(value COLLABORATOR)
+endif
 
 setup:
 	@bash scripts/setup.sh
 
 book: setup  ## full profile: run the experiments, build the HTML book and the PDF
-	$(NAMES) $(PY) -m bnbook.tooling.build --profile full $(FORCE_FLAG)
+	$(PY) -m bnbook.tooling.build --profile full $(FORCE_FLAG)
 
 smoke: setup  ## the same book on tiny data, in minutes
-	$(NAMES) $(PY) -m bnbook.tooling.build --profile smoke $(FORCE_FLAG)
+	$(PY) -m bnbook.tooling.build --profile smoke $(FORCE_FLAG)
 
 test: setup  ## the whole test suite, including a smoke-profile book build
 	$(PY) -m pytest
@@ -30,7 +37,7 @@ bench: setup  ## speed: batch norm's step-time cost, our loop vs model.fit (last
 BNBOOK_PROFILE ?= full
 notebook-pdf: setup  ## make notebook-pdf NB=notebooks/01_data.ipynb [BNBOOK_PROFILE=smoke]
 	@test -n "$(NB)" || { echo "usage: make notebook-pdf NB=notebooks/01_data.ipynb" >&2; exit 2; }
-	$(NAMES) BNBOOK_PROFILE=$(BNBOOK_PROFILE) TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/jupyter nbconvert \
+	BNBOOK_PROFILE=$(BNBOOK_PROFILE) TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/jupyter nbconvert \
 	  --config book/latex/nbconvert_pdf.py --to pdf --execute "$(NB)" --output-dir _build/notebook-pdf
 
 # Tools (README, "Tools"): JupyterLab on the notebooks, TensorBoard on the records, exact pins.
