@@ -25,16 +25,17 @@ def test_a_killed_writes_file_is_removed_and_a_live_writers_is_kept(tmp_path):
                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     killed = tmp_path / f".mnist.npz.{dead}.k1ll3d_x.tmp"
     old_code = tmp_path / ".summary.json.a8b7c6d5.tmp"  # named by the code before pids
+    no_pid = tmp_path / f".r.json.{2**80}.x.tmp"
     with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as writer:
         live = tmp_path / f".abc.json.{writer.pid}.w0rk1ng_.tmp"
         kept = tmp_path / "mnist.npz"
-        for path in (killed, old_code, live, kept):
+        for path in (killed, old_code, no_pid, live, kept):
             path.write_text("x")
         try:
             removed = paths.remove_leftovers(tmp_path)
         finally:
             writer.kill()
-    assert sorted(removed) == sorted([killed, old_code])
+    assert sorted(removed) == sorted([killed, old_code, no_pid])
     assert live.exists() and kept.exists()
 
 

@@ -60,7 +60,7 @@ def write_atomically(path: Path, write, binary: bool = False) -> None:
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # no such process (or no such pid at all)
         return False
     except PermissionError:  # someone else's process
         return True
