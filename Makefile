@@ -7,18 +7,25 @@ FORCE_FLAG := $(if $(filter 1,$(FORCE)),--force,)
 
 # Names for the title page (and the HTML footer), over those in _config.yml:
 #   make book AUTHOR="Your Name" COLLABORATOR="Their Name"
+# Passed to every command through the environment, as typed: $(value ...) expands no `$`,
+# and no shell ever parses them, so quotes, `$`, `<` and backquotes all survive.
 AUTHOR ?=
 COLLABORATOR ?=
-NAMES := $(if $(AUTHOR),BNBOOK_AUTHOR="$(AUTHOR)") $(if $(COLLABORATOR),BNBOOK_COLLABORATOR="$(COLLABORATOR)")
+ifneq ($(value AUTHOR),)
+export BNBOOK_AUTHOR := $(value AUTHOR)
+endif
+ifneq ($(value COLLABORATOR),)
+export BNBOOK_COLLABORATOR := $(value COLLABORATOR)
+endif
 
 setup:
 	@bash scripts/setup.sh
 
 book: setup  ## full profile: run the experiments, build the HTML book and the PDF
-	$(NAMES) $(PY) -m bnbook.tooling.build --profile full $(FORCE_FLAG)
+	$(PY) -m bnbook.tooling.build --profile full $(FORCE_FLAG)
 
 smoke: setup  ## the same book on tiny data, in minutes
-	$(NAMES) $(PY) -m bnbook.tooling.build --profile smoke $(FORCE_FLAG)
+	$(PY) -m bnbook.tooling.build --profile smoke $(FORCE_FLAG)
 
 test: setup  ## the whole test suite, including a smoke-profile book build
 	$(PY) -m pytest
@@ -29,19 +36,36 @@ test-fast: setup  ## everything but the tests that build the book (a few minutes
 bench: setup  ## speed: batch norm's step-time cost, our loop vs model.fit (last line: JSON)
 	$(PY) -m bnbook.tooling.bench
 
-# One chapter as PDF (nbconvert + XeLaTeX), re-executed, into _build/notebook-pdf/.
+# Bad input to the targets below is one line and exit status 2, before any set-up.
 BNBOOK_PROFILE ?= full
+# The profiles of bnbook.runs.profiles.PROFILES (tests/test_makefile.py checks they agree).
+PROFILES := full smoke
+ifneq ($(filter lab notebook-pdf,$(MAKECMDGOALS)),)
+ifneq ($(words $(filter $(PROFILES),$(BNBOOK_PROFILE))) $(words $(BNBOOK_PROFILE)),1 1)
+$(error BNBOOK_PROFILE=$(BNBOOK_PROFILE) is not a profile; use one of: $(PROFILES))
+endif
+endif
+ifneq ($(filter notebook-pdf,$(MAKECMDGOALS)),)
+ifeq ($(NB),)
+$(error usage: make notebook-pdf NB=notebooks/01_data.ipynb)
+else ifeq ($(shell test -f '$(subst ','\'',$(NB))' && echo yes),)
+$(error no such notebook: $(NB))
+endif
+endif
+
+# One chapter as PDF (nbconvert + XeLaTeX), re-executed, into _build/notebook-pdf/.
 notebook-pdf: setup  ## make notebook-pdf NB=notebooks/01_data.ipynb [BNBOOK_PROFILE=smoke]
-	@test -n "$(NB)" || { echo "usage: make notebook-pdf NB=notebooks/01_data.ipynb" >&2; exit 2; }
-	$(NAMES) BNBOOK_PROFILE=$(BNBOOK_PROFILE) TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/jupyter nbconvert \
+	BNBOOK_PROFILE=$(BNBOOK_PROFILE) TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/jupyter nbconvert \
 	  --config book/latex/nbconvert_pdf.py --to pdf --execute "$(NB)" --output-dir _build/notebook-pdf
 
 # Tools (README, "Tools"): JupyterLab on the notebooks, TensorBoard on the records, exact pins.
 LAB_PORT ?= 8888
 TENSORBOARD_PORT ?= 6006
+# Jupyter refuses to start as root without --allow-root; nobody else gets it.
+LAB_ALLOW_ROOT = $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: setup  ## JupyterLab on notebooks/ with the "Python (bnbook)" kernel [BNBOOK_PROFILE=smoke]
 	BNBOOK_PROFILE=$(BNBOOK_PROFILE) .venv/bin/jupyter lab --ServerApp.root_dir=notebooks \
-	  --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) --allow-root
+	  --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) $(LAB_ALLOW_ROOT)
 
 tensorboard: setup  ## every record's curves in TensorBoard (exported to _build/tensorboard/)
 	$(PY) -m bnbook.tooling.tensorboard --serve --port $(TENSORBOARD_PORT)

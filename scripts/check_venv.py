@@ -1,7 +1,11 @@
 """Is every pinned package of requirements.txt installed, at its pin, with its files?
 
-Run by scripts/setup.sh with the venv's Python (standard library only). Prints
-the `name==version` pins to re-install, one per line; exit 1 if there are any.
+Run by scripts/setup.sh with the venv's Python. Prints the `name==version` pins to
+re-install, one per line; exit 1 if there are any. Environment markers are evaluated
+by `packaging` (installed by the pins; pip's own copy while a venv is being repaired).
+A pin may be met by the package set-up swaps in for it (SWAPS): on a machine with an
+NVIDIA GPU, scripts/setup-tools.sh replaces tensorflow-cpu with tensorflow[and-cuda]
+of the same version, which must not be "repaired" back at every set-up.
 """
 
 import re
@@ -9,19 +13,33 @@ import sys
 from importlib import metadata
 
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)\s*(?:;\s*(.+))?$")
+SWAPS = {"tensorflow-cpu": ("tensorflow",)}  # pin -> what may stand in for it, same version
+
+
+def _marker(text: str):
+    try:
+        from packaging.markers import Marker
+    except ImportError:  # a venv whose packaging is missing or broken: pip's copy
+        from pip._vendor.packaging.markers import Marker
+    return Marker(text)
 
 
 def applies(marker: str | None) -> bool:
-    """Our requirements use only sys_platform and platform_machine markers."""
-    if not marker:
-        return True
-    import platform
+    """Whether a requirement's environment marker holds here (PEP 508)."""
+    return not marker or _marker(marker).evaluate()
 
-    env = {"sys_platform": sys.platform, "platform_machine": platform.machine()}
-    expr = marker
-    for name, value in env.items():
-        expr = expr.replace(name, repr(value))
-    return bool(eval(expr, {"__builtins__": {}}))  # noqa: S307 - our own file, two names
+
+def installed(name: str):
+    try:
+        return metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def intact(dist, version: str) -> bool:
+    """Whether `dist` is at `version` with all its Python files."""
+    files = [f for f in dist.files or [] if f.suffix == ".py"]
+    return dist.version == version and all(f.locate().exists() for f in files)
 
 
 def broken(requirements: str) -> list[str]:
@@ -31,13 +49,10 @@ def broken(requirements: str) -> list[str]:
         if not match or not applies(match.group(3)):
             continue
         name, version = match.group(1), match.group(2)
-        try:
-            dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            bad.append(f"{name}=={version}")
-            continue
-        files = [f for f in dist.files or [] if f.suffix == ".py"]
-        if dist.version != version or any(not f.locate().exists() for f in files):
+        dist = installed(name)
+        if dist is None:  # swapped out? Only then does its stand-in count.
+            dist = next(filter(None, map(installed, SWAPS.get(name.lower(), ()))), None)
+        if dist is None or not intact(dist, version):
             bad.append(f"{name}=={version}")
     return bad
 

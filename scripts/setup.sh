@@ -2,9 +2,10 @@
 # Set-up for every other command: system tools, the virtual environment, MNIST, MathJax.
 # Idempotent and quick when everything is already there.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 APT_PACKAGES=(
+  python3-venv                   # ensurepip: without it `python3 -m venv` makes a .venv with no pip
   graphviz                       # dot, for the computational graphs
   librsvg2-bin                   # rsvg-convert: SVG graphs -> PDF for LaTeX
   chromium                       # headless browser for the reader's-view tests
@@ -42,8 +43,32 @@ install_system_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# A .venv is whole once it has a Python, a working pip and one of our markers: .created
+# (written when `python -m venv` succeeded) or .installed-requirements.txt (older set-ups).
+venv_is_whole() {
+  [ -x .venv/bin/python ] && { [ -f .venv/.created ] || [ -f .venv/.installed-requirements.txt ]; } &&
+    .venv/bin/python -m pip --version >/dev/null 2>&1
+}
+
+ensure_venv() {
+  venv_is_whole && return 0
+  if [ -e .venv ]; then
+    say "recreating .venv: it was left half-made (no working pip, or interrupted)"
+    rm -rf .venv
+  else
+    say "creating .venv"
+  fi
+  local log
+  if ! log=$("$PYTHON" -m venv .venv 2>&1) || ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
+    rm -rf .venv  # never leave a half-made one behind
+    echo "error: \`$PYTHON -m venv\` failed ($(echo "$log" | grep -m1 -i 'ensurepip\|error' || echo "no working pip")); install python3-venv (apt-get install python3-venv) and re-run" >&2
+    exit 1
+  fi
+  touch .venv/.created
+}
+
 install_python_packages() {
-  [ -x .venv/bin/python ] || { say "creating .venv"; "$PYTHON" -m venv .venv; }
+  ensure_venv
   # Re-install only when the pins changed since the last successful install.
   if ! cmp -s requirements.txt .venv/.installed-requirements.txt; then
     say "installing Python packages from requirements.txt (~1 minute)"
@@ -99,9 +124,16 @@ print(base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).
   trap - EXIT
 }
 
-install_system_packages
-install_python_packages
-bash scripts/setup-tools.sh   # GPU build, quiet TensorFlow, Jupyter kernel (issue 13)
-fetch_mnist
-fetch_mathjax
-say "ready"
+main() {
+  install_system_packages
+  install_python_packages
+  bash scripts/setup-tools.sh   # GPU build, quiet TensorFlow, Jupyter kernel (issue 13)
+  fetch_mnist
+  fetch_mathjax
+  say "ready"
+}
+
+# Run, unless sourced (the tests call single steps).
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  main
+fi

@@ -1,6 +1,7 @@
 """Author and collaborator: set once, overridable by `make book AUTHOR=... COLLABORATOR=...`,
 and a one-line warning while either is still the placeholder."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -40,16 +41,42 @@ def test_config_yml_holds_the_names():
     assert set(names.from_config()) == {"author", "collaborator"}
 
 
-def test_make_passes_the_names_to_the_build():
-    dry = subprocess.run(
-        ["make", "-n", "book", "AUTHOR=Ada Lovelace", "COLLABORATOR=Charles Babbage"],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    command = next(line for line in dry.splitlines() if "bnbook.tooling.build" in line)
-    assert 'BNBOOK_AUTHOR="Ada Lovelace"' in command
-    assert 'BNBOOK_COLLABORATOR="Charles Babbage"' in command
-    dry = subprocess.run(["make", "-n", "book"], cwd=PROJECT_ROOT, capture_output=True, text=True)
-    assert "BNBOOK_AUTHOR" not in dry.stdout
+TRICKY = ['Ann "Nan" Lee', "Jo$e Smith", 'O"Neil', "Jane <jane@example.edu>",
+          "$(shell echo made) `echo sh` $$HOME d'Arc \\ #1"]  # fmt: skip
+
+
+def make_sees(tmp_path, target, *args, env=None):
+    """What the command of `make <target>` gets as BNBOOK_AUTHOR and BNBOOK_COLLABORATOR
+    (set-up skipped; $(PY) replaced by a script that writes them down)."""
+    seen = tmp_path / "seen"
+    fake = tmp_path / "python"
+    fake.write_text(
+        '#!/bin/sh\nprintf "%s\\n%s\\n" "${BNBOOK_AUTHOR-unset}" "${BNBOOK_COLLABORATOR-unset}"'
+        f' > "{seen}"\n'
+    )
+    fake.chmod(0o755)
+    env = {
+        k: v for k, v in (env or __import__("os").environ).items() if not k.startswith("BNBOOK_")
+    }
+    cmd = ["make", "-s", "-o", "setup", target, f"PY={fake}", *args]
+    subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, check=True, capture_output=True)
+    return seen.read_text().split("\n")[:2]
+
+
+@pytest.mark.parametrize("name", TRICKY)
+def test_make_passes_any_name_to_the_build_as_typed(tmp_path, name):
+    args = [f"AUTHOR={name}", f"COLLABORATOR={name}!"]
+    assert make_sees(tmp_path, "book", *args) == [name, f"{name}!"]
+    assert make_sees(tmp_path, "smoke", *args) == [name, f"{name}!"]
+
+
+def test_make_takes_the_names_from_the_environment_too(tmp_path):
+    env = {**__import__("os").environ, "AUTHOR": "Jo$e Smith"}
+    assert make_sees(tmp_path, "book", env=env) == ["Jo$e Smith", "unset"]
+
+
+def test_make_sets_no_name_unless_asked(tmp_path):
+    assert make_sees(tmp_path, "book") == ["unset", "unset"]
 
 
 @pytest.mark.parametrize("env, warns", [({}, True), (REAL, False)])
@@ -69,10 +96,8 @@ def test_the_build_ends_with_the_warning_only_while_unset(monkeypatch, capsys, e
     assert last.startswith("warning:") == warns, last
 
 
-@pytest.mark.book
-def test_author_reaches_the_title_page(tmp_path):
-    """A two-page book with our extension, built to LaTeX with the names in the
-    environment (what `make book AUTHOR=... COLLABORATOR=...` sets)."""
+def tiny_book(tmp_path):
+    """A two-page book with our extensions and _config.yml, executing nothing."""
     config = (PROJECT_ROOT / "_config.yml").read_text()
     (tmp_path / "_config.yml").write_text(
         config.replace("execute_notebooks: cache", "execute_notebooks: off")
@@ -80,14 +105,63 @@ def test_author_reaches_the_title_page(tmp_path):
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: page\n")
     (tmp_path / "intro.md").write_text("# A tiny book\n\nText.\n")
     (tmp_path / "page.md").write_text("# A page\n\nMore text.\n")
-    shutil.copytree(PROJECT_ROOT / "book" / "latex", tmp_path / "book" / "latex")
-    env = {"BNBOOK_AUTHOR": "Ada Lovelace", "BNBOOK_COLLABORATOR": "Charles Babbage"}
+    for folder in ("latex", "_static"):
+        shutil.copytree(PROJECT_ROOT / "book" / folder, tmp_path / "book" / folder)
+    return tmp_path
+
+
+def build_tiny_book(book, builder, author, collaborator):
+    """Build `book` with the names in the environment (what `make book AUTHOR=...` sets)."""
+    env = {"BNBOOK_AUTHOR": author, "BNBOOK_COLLABORATOR": collaborator}
     jb = str(Path(sys.executable).parent / "jupyter-book")
     subprocess.run(
-        [jb, "build", str(tmp_path), "--builder", "latex"],
-        env={**__import__("os").environ, **env}, check=True, capture_output=True,
+        [jb, "build", str(book), "--builder", builder],
+        env={**os.environ, **env}, check=True, capture_output=True,
     )  # fmt: skip
-    tex = (tmp_path / "_build" / "latex" / "book.tex").read_text()
+    return book / "_build" / builder
+
+
+@pytest.mark.book
+def test_author_reaches_the_title_page(tmp_path):
+    tex = (build_tiny_book(tiny_book(tmp_path), "latex", *REAL.values()) / "book.tex").read_text()
     title_page = tex[tex.index("\\begin{titlepage}") : tex.index("\\end{titlepage}")]
     assert "Ada Lovelace" in title_page and "Collaborator: Charles Babbage" in title_page
     assert "Student Name" not in tex and "Collaborator Name" not in tex
+
+
+HOSTILE = "Jane <jane@example.edu> & <img src=x onerror=alert(1)>"
+
+
+@pytest.mark.book
+def test_the_html_footer_shows_any_name_escaped(tmp_path):
+    html = build_tiny_book(tiny_book(tmp_path), "html", HOSTILE, 'O"Neil <b>')
+    for page in ("intro.html", "page.html"):
+        text = (html / page).read_text()
+        assert "<img src=x" not in text and "<jane@" not in text and "<b>" not in text, page
+        footer = text[text.index('class="component-author"') :][:400]
+        assert "Jane &lt;jane@example.edu&gt; &amp; &lt;img src=x onerror=alert(1)&gt;" in footer
+        assert "O&#34;Neil &lt;b&gt;" in footer or "O&quot;Neil &lt;b&gt;" in footer, footer
+
+
+def test_the_title_page_escapes_any_name_for_latex():
+    """Unit-level, as _configure calls it: at config-inited, before the LaTeX builder."""
+    from types import SimpleNamespace
+
+    from bnbook.tooling import pages
+
+    config = SimpleNamespace(
+        bnbook_course="C", bnbook_assignment="A", project="P", html_title="T", today="x",
+        today_fmt=None, bnbook_author="Jo$e & O_Neil{1} #2 50%", bnbook_collaborator="~^\\",
+    )  # fmt: skip
+    tex = pages.title_page(config)
+    assert r"{\Large Jo\$e \& O\_Neil\{1\} \#2 50\%\par}" in tex, tex
+    assert r"Collaborator: \textasciitilde{}\textasciicircum{}\textbackslash{}\par" in tex, tex
+
+
+@pytest.mark.book
+def test_the_built_title_page_escapes_any_name_for_latex(tmp_path):
+    book = build_tiny_book(tiny_book(tmp_path), "latex", "Jo$e & O_Neil 50% #1", "~x^")
+    tex = (book / "book.tex").read_text()
+    title_page = tex[tex.index("\\begin{titlepage}") : tex.index("\\end{titlepage}")]
+    assert r"Jo\$e \& O\_Neil 50\% \#1" in title_page, title_page
+    assert "~x^" not in title_page, title_page

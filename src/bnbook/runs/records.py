@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from bnbook.paths import PROJECT_ROOT, env_dir, write_atomically
+from bnbook.paths import PROJECT_ROOT, env_dir, remove_leftovers, write_atomically
 
 RECORDS_DIR = env_dir("BNBOOK_RECORDS_DIR", PROJECT_ROOT / "_build" / "records")
 
@@ -100,9 +100,5 @@ class RecordStore:
         write_atomically(self.path(key), lambda f: json.dump(record, f))
 
     def remove_leftovers(self) -> int:
-        """Delete temporary files of writes that were killed; call only under the build lock."""
-        removed = 0
-        for tmp in self.directory.glob(".*.tmp"):
-            tmp.unlink(missing_ok=True)
-            removed += 1
-        return removed
+        """Delete temporary files of writes that were killed (not of live writers)."""
+        return len(remove_leftovers(self.directory))

@@ -15,6 +15,7 @@ for error output, tracebacks and raw glue roles (bnbook.tooling.scan).
 import argparse
 import fcntl
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -22,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from bnbook.paths import PROJECT_ROOT
+from bnbook.paths import PROJECT_ROOT, remove_leftovers
 from bnbook.runs.devices import default_workers
 from bnbook.runs.profiles import ENV_VAR, PROFILES
 from bnbook.runs.provenance import TRAIN_THREADS  # workers' and kernels' TF threads (in keys)
@@ -40,18 +41,26 @@ def pdf_path(profile: str) -> Path:
 
 
 PDF_TOC = PROJECT_ROOT / "_toc_pdf.yml"  # the printed submission: homework only (DESIGN.md)
+LATEXMKRC = PROJECT_ROOT / "book" / "latex" / "latexmkrc"  # book.pdf whole or not at all
 
 
-def jupyter_book(root: Path, builder: str, fresh: bool) -> None:
-    """Run jupyter-book's `builder` on the project into `root` (`fresh`: every page again)."""
+def jupyter_book(
+    root: Path, builder: str, fresh: bool, source: Path = PROJECT_ROOT, toc: Path = PDF_TOC
+) -> None:
+    """Run jupyter-book's `builder` on the project (`source`) into `root` (`fresh`: every
+    page again); the PDF builders read table of contents `toc`."""
     jb = str(Path(sys.executable).parent / "jupyter-book")
-    cmd = [jb, "build", str(PROJECT_ROOT), "--path-output", str(root), "--builder", builder]
+    cmd = [jb, "build", str(source), "--path-output", str(root), "--builder", builder]
     if builder in ("pdflatex", "latex"):
-        cmd += ["--toc", str(PDF_TOC)]
+        cmd += ["--toc", str(toc)]
     cmd += ["-W", "-n", "--keep-going"]  # warnings are errors; list them all before failing
     if fresh:
         cmd.append("--all")
-    process = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=kernel_environment())
+    env = kernel_environment()
+    if builder == "pdflatex":
+        env = latex_environment(env)
+        forget_an_unfinished_pdf(root / "_build" / "latex")
+    process = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env)
     try:
         returncode = process.wait()
     except BaseException:  # Ctrl-C or SIGTERM: stop jupyter-book too, and wait for it
@@ -77,6 +86,26 @@ def forget_saved_environments(root: Path) -> None:
     not finish, the next one must read every page again, not trust that record."""
     for pickle in (root / "_build").glob(".doctrees*/environment.pickle"):
         pickle.unlink(missing_ok=True)
+
+
+def forget_an_unfinished_pdf(latex_dir: Path) -> None:
+    """After a PDF conversion that did not finish (book.pdf.part left, or no book.pdf),
+    delete latexmk's record of the last run: else latexmk repeats "gave an error" without
+    running anything until a source changes."""
+    part, pdf = latex_dir / "book.pdf.part", latex_dir / "book.pdf"
+    if part.exists() or not pdf.exists():
+        (latex_dir / "book.fdb_latexmk").unlink(missing_ok=True)
+        part.unlink(missing_ok=True)
+
+
+def latex_environment(env: dict) -> dict:
+    """`env` with our latexmkrc after Sphinx's (book/latex/latexmkrc): the PDF is converted
+    into a temporary file and renamed to book.pdf only when whole, so an interrupted
+    latexmk never leaves a truncated book.pdf that the next build would take as finished.
+    Sphinx's LaTeX Makefile passes LATEXMKOPTS on to latexmk (through make: `$` doubled).
+    """
+    rc = str(LATEXMKRC).replace("$", "$$").replace("'", "'\\''")
+    return {**env, "LATEXMKOPTS": f"{env.get('LATEXMKOPTS', '')} -r '{rc}'".strip()}
 
 
 def kernel_environment() -> dict:
@@ -145,15 +174,46 @@ def _raise_on_sigterm(signum, frame):
     raise SystemExit(128 + signum)  # unwinds like Ctrl-C: workers stopped, locks released
 
 
+SCHEDULER = re.compile(r"^tcp://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(?P<port>\d{1,5})$")
+
+
+def _scheduler(value: str) -> str:
+    """A Dask scheduler address, tcp://HOST:PORT."""
+    match = SCHEDULER.match(value)
+    if not match or not 0 < int(match["port"]) < 65536:
+        raise argparse.ArgumentTypeError(f"{value!r} is not of the form tcp://HOST:PORT")
+    return value
+
+
+def _positive(value: str) -> int:
+    """A whole number of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
+    return number
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """Bad arguments are one line (the usage is `--help`), exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def _arguments(argv):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = _OneLineParser(prog="bnbook.tooling.build", description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=sorted(PROFILES), default="full")
     parser.add_argument("--force", action="store_true", help="re-train and re-execute all")
     parser.add_argument("--builders", default="html,pdflatex", help="comma-separated")
     parser.add_argument(
-        "--workers", type=int, default=default_workers(), help="training processes (per GPU/core)"
+        "--workers", type=_positive, default=default_workers(), help="training processes (>= 1)"
     )
-    parser.add_argument("--scheduler", help="train on this Dask cluster (tcp://HOST:PORT)")
+    parser.add_argument(
+        "--scheduler", type=_scheduler, help="train on this Dask cluster (tcp://HOST:PORT)"
+    )
     return parser.parse_args(argv)
 
 
@@ -174,15 +234,18 @@ def _set_up_process(profile: str, force: bool) -> bool:
 
 def _train_and_build(root: Path, args, builders: list[str], force: bool) -> dict:
     """Train, write the summary, build and scan the book in `root`; the time report."""
+    from bnbook.runs.data import DATA_DIR
     from bnbook.runs.records import RecordStore
 
-    RecordStore().remove_leftovers()  # of builds that were killed
+    results = root / "_build" / "results"
+    RecordStore().remove_leftovers()  # temporary files of writes that were killed
+    for folder in (DATA_DIR, results):
+        remove_leftovers(folder)
     if force:
         shutil.rmtree(root / "_build" / ".jupyter_cache", ignore_errors=True)
     resolved, training_wall, worker = training_schedule.run_experiments(
         force, args.workers, args.scheduler
     )
-    results = root / "_build" / "results"
     training_schedule.write_summary(resolved, results / "summary.json")
     where = f"Dask cluster {args.scheduler}" if args.scheduler else f"{args.workers} workers"
     phases = {f"training ({where} in parallel)": training_wall}
@@ -253,7 +316,11 @@ def main(argv=None) -> int:
 
     force = _set_up_process(args.profile, args.force)
     root = output_root(args.profile)
-    lock = lock_output(root)
+    try:
+        lock = lock_output(root)
+    except KeyboardInterrupt:
+        print("\ninterrupted while waiting for the build lock; nothing was built", file=sys.stderr)
+        return 130
     try:
         report = _train_and_build(root, args, builders, force)
     except KeyboardInterrupt:

@@ -3,7 +3,8 @@ cells hidden in print, and one fix to the HTML.
 
 - Title page: course, assignment, title, author, collaborator and date. The names
   come from tooling/names.py (`_config.yml`, overridden by `make book AUTHOR=...
-  COLLABORATOR=...`); the HTML footer shows the collaborator next to the author.
+  COLLABORATOR=...`); the HTML footer shows the collaborator next to the author
+  (HTML-escaped: any characters print as typed).
   The date is the build date unless `sphinx.config.today` sets one.
 - Appendix (tooling/listings.py): the PDF's page `book/appendix_code` gets the
   listings of the modules that compute answers; the HTML index `book/appendix_source`
@@ -20,7 +21,9 @@ cells hidden in print, and one fix to the HTML.
 
 from pathlib import Path
 
+import markupsafe
 from docutils import nodes
+from sphinx.util import texescape
 from sphinx.util.i18n import format_date
 from sphinx.util.texescape import escape
 
@@ -45,6 +48,9 @@ def build_date(config) -> str:
 
 def title_page(config) -> str:
     """The LaTeX title page (the `maketitle` element)."""
+    # escape() knows no character until init(), which the LaTeX builder calls only after
+    # config-inited (where this runs): without it `Jo$e` opened math mode, `&` broke the page.
+    texescape.init()
     c = {
         "course": escape(config.bnbook_course),
         "assignment": escape(config.bnbook_assignment),
@@ -119,6 +125,14 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
     context["script_files"][:] = unique
 
 
+def _escape_author(app, pagename, templatename, context, doctree):
+    """The theme prints `author` into every page's footer as it is (Sphinx's Jinja does
+    not escape): `Jane <jane@example.edu>` would lose the address, `<img onerror=...>`
+    would run. Escaped here, after the theme's handler (priority 500) has set it."""
+    if context.get("author"):
+        context["author"] = markupsafe.escape(str(context["author"]))
+
+
 def setup(app):
     app.add_config_value("bnbook_course", "", "env")
     app.add_config_value("bnbook_assignment", "", "env")
@@ -129,4 +143,5 @@ def setup(app):
     app.connect("doctree-resolved", _hide_in_print)
     # Early: a theme handler returns a value, which ends Sphinx's emit_firstresult chain.
     app.connect("html-page-context", _dedupe_scripts, priority=100)
+    app.connect("html-page-context", _escape_author, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
