@@ -12,7 +12,8 @@ import time
 import pytest
 
 from bnbook.paths import PROJECT_ROOT
-from bnbook.tooling import build, training_rounds
+from bnbook.runs import plan
+from bnbook.tooling import build, training_schedule
 
 
 def run_build(*args, **kwargs):
@@ -82,8 +83,9 @@ def test_the_build_removes_temporary_files_of_killed_writes(tmp_path, monkeypatc
     monkeypatch.setattr("bnbook.runs.records.RECORDS_DIR", records)
     monkeypatch.setattr("bnbook.runs.data.DATA_DIR", data)
     monkeypatch.setattr(build, "output_root", lambda profile: tmp_path)
-    monkeypatch.setattr(training_rounds, "run_experiments", lambda *a: ([], 0.0, {}, None))
-    monkeypatch.setattr(training_rounds, "write_summary", lambda records, path, load: None)
+    nothing = (plan.Resolved({}, {}), 0.0, {"estimated_s": 0, "measured_s": 0, "runs": 0})
+    monkeypatch.setattr(training_schedule, "run_experiments", lambda *a: nothing)
+    monkeypatch.setattr(training_schedule, "write_summary", lambda resolved, path: None)
     monkeypatch.setattr(build.signal, "signal", lambda *args: None)
     assert build.main(["--profile", "smoke", "--builders", ""]) == 0
     assert [p for p in leftovers if p.exists()] == []
