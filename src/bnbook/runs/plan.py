@@ -21,11 +21,13 @@ The design, for statistical power per CPU-second:
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
+from bnbook.runs import resolution
 from bnbook.runs.config import Config
 from bnbook.runs.precision import best_precision
 from bnbook.runs.profiles import current_profile
+from bnbook.runs.resolution import NotTrained, Resolved, Study  # noqa: F401 (the plan's API)
 from bnbook.runs.selection import Arm, choose
 
 # Chapters, in book order: their identifiers and titles.
@@ -215,18 +217,8 @@ def figure1(_=None) -> list[Config]:
     return [c for arm in both_arms(PAPER_MLP) for c in per_seed(arm, support_seeds())]
 
 
-@dataclass(frozen=True)
-class Study:
-    """Runs one chapter reads. `make(runs)` lists them, given the records of `needs`."""
-
-    name: str
-    chapter: str
-    make: Callable
-    needs: tuple = ()
-
-
 STUDIES = (
-    Study("mlp_pair", "p4_2", mlp_pair),
+    Study("mlp_pair", "p4_2", mlp_pair, also_read_by=("p4_1",)),
     Study("mlp_candidates", "p4_2", lambda runs: candidates("mlp")),
     Study(
         "mlp_own_best",
@@ -249,60 +241,6 @@ STUDIES = (
 )
 
 
-class NotTrained(Exception):
-    """A chapter asked for runs whose records are not stored: build the book first."""
-
-
-@dataclass
-class Resolved:
-    """The plan as far as the stored records decide it."""
-
-    configs: dict  # study name -> [Config] (studies whose needs are not all stored: absent)
-    records: dict  # Config -> record, for every stored run of a known study
-
-    def missing(self) -> list[Config]:
-        """Known runs without a record: what can be trained now."""
-        return [c for cs in self.configs.values() for c in cs if c not in self.records]
-
-    def complete(self) -> bool:
-        return len(self.configs) == len(STUDIES) and not self.missing()
-
-    def runs(self, *studies: str) -> dict:
-        """{config: record} of the named studies (all stored, or NotTrained)."""
-        out = {}
-        for name in studies:
-            if name not in self.configs or any(c not in self.records for c in self.configs[name]):
-                raise NotTrained(name)
-            out.update((c, self.records[c]) for c in self.configs[name])
-        return out
-
-    def chapter_configs(self) -> dict:
-        """{chapter id: [Config]} of the known studies, in book order (4.1 reads 4.2's pair)."""
-        out = {chapter: [] for chapter in CHAPTERS}
-        for study in STUDIES:
-            for config in self.configs.get(study.name, []):
-                out[study.chapter].append(config)
-        out["p4_1"] = [c for c in self.configs.get("mlp_pair", []) if not c.batch_norm]
-        return out
-
-
 def resolve(lookup: Callable) -> Resolved:
-    """Every study whose needs are stored, with the records `lookup` finds (never trains).
-
-    `lookup(config)` returns the stored record or None.
-    """
-    resolved = Resolved({}, {})
-    for study in STUDIES:
-        if any(need not in resolved.configs for need in study.needs):
-            continue
-        try:
-            inputs = resolved.runs(*study.needs)
-        except NotTrained:
-            continue
-        configs = list(dict.fromkeys(study.make(inputs)))
-        resolved.configs[study.name] = configs
-        for config in configs:
-            record = lookup(config)
-            if record is not None:
-                resolved.records[config] = record
-    return resolved
+    """Every study whose needs are stored, with the records `lookup` finds (never trains)."""
+    return resolution.resolve(lookup, STUDIES, CHAPTERS)

@@ -6,8 +6,8 @@ package layout groups together: `derivations` (Problems 1-3 and their checks),
 experiment configurations, their selection on validation, the split and data
 loading), and of `presentation` the statistics every claim about batch norm rests
 on (`comparisons`: paired differences, t-intervals, verdicts). Of `runs`, the
-records cache (store, keys, digests), the machine decisions (profiles,
-precision, devices) and the MNIST sources and their verification are machinery,
+records cache (store, keys, digests, resolving the plan against it), the machine
+decisions (profiles, precision, devices) and the MNIST sources and their verification are machinery,
 not the experiment, so they join the rest of `presentation` and `tooling`
 (plots, the chapters' facts, graph drawing, tables, build, benchmarks, Sphinx
 extensions): named in a table in the PDF, printed in the HTML book only.
@@ -25,6 +25,7 @@ PRINTED_SUBPACKAGES = ("derivations", "networks", "runs")
 ALSO_PRINTED = ("presentation/comparisons.py",)  # the statistics behind every verdict
 NOT_PRINTED = (  # the records cache, the machine decisions, the data sources (see above)
     "runs/data.py",
+    "runs/resolution.py",
     "runs/experiments.py",
     "runs/records.py",
     "runs/provenance.py",
