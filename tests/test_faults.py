@@ -291,9 +291,13 @@ def test_force_retrains_in_the_build_but_never_in_the_kernels(monkeypatch, tmp_p
         seen["force"] = force
         return (plan.Resolved({}, {}), 0.0, {"estimated_s": 0, "measured_s": 0, "runs": 0})
 
-    def run(cmd, **kwargs):
-        seen["env"] = kwargs.get("env")
-        return subprocess.CompletedProcess(cmd, 0)
+    class FakeJupyterBook:
+        def __init__(self, cmd, **kwargs):
+            seen["env"] = kwargs.get("env")
+            self.returncode = 0
+
+        def wait(self, timeout=None):
+            return 0
 
     for name in ("BNBOOK_PROFILE", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
         monkeypatch.setenv(name, os.environ.get(name, ""))  # restored after the test
@@ -304,7 +308,7 @@ def test_force_retrains_in_the_build_but_never_in_the_kernels(monkeypatch, tmp_p
     monkeypatch.setattr(training_schedule, "write_summary", lambda resolved, path: None)
     monkeypatch.setattr(build, "scan_book", lambda root, builders: None, raising=False)
     monkeypatch.setattr(build.signal, "signal", lambda *args: None)
-    monkeypatch.setattr(subprocess, "run", run)
+    monkeypatch.setattr(subprocess, "Popen", FakeJupyterBook)
     build.main(["--profile", "smoke", "--builders", "html"])
     assert seen["force"] is True, "BNBOOK_FORCE=1 must still force the build's training"
     kernel_env = seen["env"] if seen["env"] is not None else os.environ

@@ -152,13 +152,14 @@ def test_every_chapter_title_is_in_the_pdf(pages):
 
 def answer_modules() -> list[Path]:
     """What the PDF appendix must print, from the package layout: every module of
-    derivations/, networks/ and runs/, except the records cache (experiments, records,
-    provenance), the machine decisions (profiles, precision, devices) and the one-time
-    conversion of the downloaded MNIST file (mnist_wheel)."""
+    derivations/, networks/ and runs/ and the paired statistics (presentation/comparisons),
+    except the records cache (experiments, records, provenance, resolution), the machine
+    decisions (profiles, precision, devices) and the data sources (data, mnist_wheel)."""
     package = PROJECT_ROOT / "src" / "bnbook"
     found = [p for sub in ("derivations", "networks", "runs") for p in (package / sub).glob("*.py")]
-    machinery = ("experiments", "records", "provenance", "profiles", "precision", "devices",
-                 "mnist_wheel")  # fmt: skip
+    found.append(package / "presentation" / "comparisons.py")
+    machinery = ("experiments", "records", "provenance", "resolution", "profiles", "precision",
+                 "devices", "data", "mnist_wheel")  # fmt: skip
     return sorted(p for p in found if p.stem not in machinery)
 
 
@@ -370,12 +371,14 @@ def test_answers_page_comes_first_with_every_answer(latex_dir, pdf, pages, smoke
     squashed = re.sub(r"\s+", "", text)
     missing = [symbol for symbol in ANSWER_SYMBOLS if symbol not in squashed]
     assert not missing, f"answers page lacks {missing}"
-    # Problem 4: the four accuracies of the build's own summary, as mean ± std percentages.
-    summary = json.loads((smoke_book / "results" / "summary.json").read_text())["headline"]
+    # Problem 4: the four matched-pair accuracies of the build's own summary (mean ± std).
+    pairs = json.loads((smoke_book / "results" / "summary.json").read_text())["pairs"]
     shown = re.findall(r"\d+\.\d\d ± \d+\.\d\d%", text)
-    for name in ("mlp", "mlp_bn", "cnn", "cnn_bn"):
-        expected = f"{100 * summary[name]['mean']:.2f} ± {100 * summary[name]['std']:.2f}%"
-        assert expected in shown, f"{name}: {expected} not on the answers page ({shown})"
+    for net in ("mlp", "cnn"):
+        for arm in ("without", "with"):
+            p = pairs[net][arm]
+            expected = f"{100 * p['mean']:.2f} ± {100 * p['std']:.2f}%"
+            assert expected in shown, f"{net} {arm}: {expected} not on the answers page ({shown})"
     assert "without batch norm" in text and "with batch norm" in text
 
 

@@ -83,12 +83,11 @@ def test_local_cluster_trains_the_same_records_as_the_local_pool(monkeypatch, tm
         a, b = comparable(a), comparable(b)
         for field in SAME:
             assert a[field] == b[field], (config.label(), field)
-    ratio = cluster_s / local_s
+    # Timed for the log only: on a shared machine the ratio is no test (README has it).
     print(
         f"\n{len(configs)} smoke runs: local pool {local_s:.1f} s, LocalCluster {cluster_s:.1f} s"
-        f" (with its start-up), ratio {ratio:.2f}"
+        f" (with its start-up), ratio {cluster_s / local_s:.2f}"
     )
-    assert ratio <= 1.3
 
 
 def test_no_scheduler_is_a_one_line_error(monkeypatch, tmp_path):

@@ -236,7 +236,7 @@ def test_there_is_one_exercise_notebook_per_problem_committed_without_outputs():
     assert [p.stem[:3] for p in notebooks] == ["ex1", "ex2", "ex3"]
     for path in notebooks:
         nb = json.loads(path.read_text())
-        assert nb["metadata"]["kernelspec"]["name"] == "python3"  # as the chapters
+        assert nb["metadata"]["kernelspec"]["name"] == "bnbook"  # as the chapters
         for cell in nb["cells"]:
             if cell["cell_type"] == "code":
                 assert cell["outputs"] == [] and cell["execution_count"] is None, path.name
@@ -297,7 +297,7 @@ def test_the_exercise_notebooks_run_on_their_stubs_without_an_error():
 
     for path in exercise_notebooks():
         nb = nbformat.read(path, as_version=4)
-        NotebookClient(nb, timeout=120, kernel_name="python3",
+        NotebookClient(nb, timeout=120, kernel_name="bnbook",
                        resources={"metadata": {"path": str(EXERCISES)}}).execute()  # fmt: skip
         outputs = [out for cell in nb.cells for out in cell.get("outputs", [])]
         assert not [o for o in outputs if o["output_type"] == "error"], path.name

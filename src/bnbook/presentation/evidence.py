@@ -124,6 +124,19 @@ def selections(resolved, model: str) -> dict:
     return {name: plan.selection(arm, resolved.records) for name, arm in plan.arms(model).items()}
 
 
+def matched_pairs(resolved) -> dict:
+    """summary.json's `pairs`: per network, both arms at the matched settings (test accuracy
+    per seed, mean, std): the numbers the answers page shows."""
+    out = {}
+    for net, base in (("mlp", mlp_base()), ("cnn", cnn_base())):
+        out[net] = {}
+        for arm, bn in (("without", False), ("with", True)):
+            acc = [r["test_accuracy"] for r in arm_records(resolved, base, bn)]
+            out[net][arm] = {"seeds": len(acc), "mean": statistics.fmean(acc),
+                             "std": statistics.stdev(acc), "text": mean_sd(acc)}  # fmt: skip
+    return out
+
+
 def headline(resolved) -> dict:
     """summary.json's `headline`: each arm at its own best, with its selection."""
     out = {}

@@ -177,7 +177,7 @@ def grad_norms(ax, records: list[dict], title: str):
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_title(title)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=8, ncol=2)
     return ax
 
 

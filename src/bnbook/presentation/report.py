@@ -186,14 +186,14 @@ def accuracy_table(see: dict[str, str] | None = None) -> Markdown:
 
     resolved = evidence.book_runs()
     found = {c.name: c for c in evidence.comparisons(resolved)}
-    nets = {"mlp": ("MLP (4.1, 4.2)", evidence.mlp_base(), "MLP: batch norm"),
-            "cnn": ("CNN (4.3)", evidence.cnn_base(), "CNN: batch norm, shift 0 px")}  # fmt: skip
+    pairs = evidence.matched_pairs(resolved)
+    nets = {"mlp": ("MLP (4.1, 4.2)", "MLP: batch norm"),
+            "cnn": ("CNN (4.3)", "CNN: batch norm, shift 0 px")}  # fmt: skip
     rows = []
-    for net, (label, base, name) in nets.items():
-        arms = [evidence.arm_records(resolved, base, bn) for bn in (False, True)]
-        accs = [evidence.mean_sd([r["test_accuracy"] for r in arm]) for arm in arms]
+    for net, (label, name) in nets.items():
         c = found[name]
-        row = [label, *accs, f"{evidence.interval_text(c)}: {c.verdict}"]
+        row = [label, pairs[net]["without"]["text"], pairs[net]["with"]["text"],
+               f"{evidence.interval_text(c)}: {c.verdict}"]  # fmt: skip
         rows.append(row + ([see[net]] if see else []))
     headers = ["network", "without batch norm", "with batch norm", "paired difference"]
     headers += ["shown in"] if see else []

@@ -122,6 +122,7 @@ def write_summary(resolved, path: Path) -> None:
         by_config.setdefault(config.with_seed(0), []).append(record)
     summary = {
         "comparisons": [c.as_dict() for c in evidence.comparisons(resolved)],
+        "pairs": evidence.matched_pairs(resolved),
         "headline": evidence.headline(resolved),
         "all_runs": [summarize(records) for records in by_config.values()],
     }
