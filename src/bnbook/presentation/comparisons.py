@@ -1,11 +1,6 @@
-"""Paired comparisons: the per-seed difference between two arms, its mean, a 95%
-t-interval, and the verdict the interval gives.
-
-Two arms are paired when they share every setting but the one compared, and seed
-s of one saw exactly the batches seed s of the other saw (runs.plan). The verdict
-comes from the interval only: "helped" if it lies above 0, "hurt" if below,
-"within noise" if it contains 0.
-"""
+"""Paired comparisons: two arms that share every setting but one, and seed s of one saw
+the batches seed s of the other saw (runs.plan). The per-seed differences, their mean,
+a 95% t-interval, and the verdict the interval alone gives."""
 
 import math
 import statistics

@@ -1,5 +1,6 @@
-"""What Problem 4's chapters show, computed from the build's records: one function per
-section, each returning its glued facts (name -> text), and the comparisons
+"""What Problem 4's chapters show, computed from the build's records.
+
+One function per section, each returning its glued facts (name -> text), and the comparisons
 summary.json stores. The notebooks glue and draw; every judgement is made here.
 
 Every claim about batch norm is a paired comparison (presentation.comparisons):

@@ -1,22 +1,12 @@
 """The experiment plan, declared once: every run each chapter reads, and what decides it.
 
-A plan is a list of *studies*. Each study names the chapter that reads it and
-the studies whose records decide its configs (`needs`): the matched pairs and
-the candidates come first, each arm's own best after them. Everything that
-asks "which runs?" (the build's scheduler, the summary, the pages' cache key,
-the answers page, TensorBoard, the chapters) calls `resolve` with a `lookup`
-that only reads stored records, so reading the plan never trains.
-
-The design, for statistical power per CPU-second:
-- **Matched pairs first.** With and without batch norm at the same,
-  pre-declared settings (`MLP`, `CNN`), the same seeds and so the same
-  batches: seed s of one arm sees exactly the batches seed s of the other
-  sees (`networks.pipeline` seeds the order by the config's seed only).
-- **The CNN is factorial** over batch norm and augmentation (shift 0 / 2 px).
-- **Each arm's own best** is a second view: a candidate beats the default
-  only by more than the seed noise measured on the pair (`runs.selection`).
-- **Run lengths fit the budget**: the study sizes below, with their costs,
-  are what a 2-core machine trains in minutes (`book/building.md`).
+Each *study* names its chapter and the studies whose records decide its configs
+(`needs`). Everything that asks "which runs?" calls `resolve` with a lookup that
+only reads stored records, so reading the plan never trains. For power per
+CPU-second: matched pairs first (both arms at the pre-declared `MLP`/`CNN`
+defaults, the same seeds and so the same batches; the CNN factorial over batch
+norm and 2-px shifts); each arm's own best as a second view, changed only by
+more than the seed noise (`runs.selection`); run lengths sized to minutes.
 """
 
 import functools

@@ -1,14 +1,10 @@
-"""Choosing settings on validation, by a rule that seed noise cannot flip.
+"""Each arm's own best, chosen on validation by a rule that seed noise cannot flip.
 
-Every arm starts from a pre-declared default (runs.plan). A candidate varies one
-field of it (the learning rate; with batch norm in a CNN, also its placement),
-trains at full length with seed 0 and is read only for its validation accuracy
-(`evaluate_test=False`: candidates never touch the test set). It replaces the
-default only if it beats the default's seed-0 run by more than the *noise
-margin*: NOISE_Z times the standard deviation of the difference of two
-single runs, estimated from the default's validation accuracy over its seeds
-(the matched pair's runs): margin = NOISE_Z * sqrt(2) * sd. Where the seeds
-agree to the last image, the margin is at least MIN_IMAGES validation images.
+A candidate varies one field of the arm's pre-declared default (runs.plan), trains at
+full length with seed 0 and is read only for its validation accuracy (it never sees
+the test set). It replaces the default only if it beats the default's seed-0 run by
+more than NOISE_Z * sqrt(2) * sd, the sd of the default's validation accuracy over
+its seeds (at least MIN_IMAGES validation images).
 """
 
 import math

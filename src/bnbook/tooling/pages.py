@@ -1,5 +1,6 @@
-"""Sphinx extension for the book's pages: the PDF title page, the source appendix,
-cells hidden in print, and one fix to the HTML.
+"""Sphinx extension for the pages: title page, source appendix, cells hidden in print.
+
+It also makes one fix to the HTML.
 
 - Title page: course, assignment, title, author, collaborator and date. The names
   come from tooling/names.py (`_config.yml`, overridden by `make book AUTHOR=...

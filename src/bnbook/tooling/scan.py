@@ -1,4 +1,4 @@
-"""After the build: the finished HTML and PDF must show no error, traceback or raw glue role.
+"""After the build: no error, traceback or raw glue role in the HTML and the PDF.
 
 Sphinx warnings catch most failures while the book is built; this reads what a
 reader gets, so a page that slipped through (a stale error output, a role that

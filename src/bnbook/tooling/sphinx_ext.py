@@ -1,5 +1,4 @@
-"""Sphinx extension: key the book's execution cache on what the pages read, and never
-keep a failed page.
+"""Sphinx extension: the execution cache keyed on what the pages read; no failed page kept.
 
 Jupyter Book's cache sees only a notebook's cells, not the code it imports or
 the records it loads. We point it at a folder named by a hash of the profile,
