@@ -187,15 +187,15 @@ def accuracy_table(see: dict[str, str] | None = None) -> Markdown:
     resolved = evidence.book_runs()
     found = {c.name: c for c in evidence.comparisons(resolved)}
     pairs = evidence.matched_pairs(resolved)
-    nets = {"mlp": ("MLP (4.1, 4.2)", "MLP: batch norm"),
-            "cnn": ("CNN (4.3)", "CNN: batch norm, shift 0 px")}  # fmt: skip
+    nets = {"mlp": ("MLP", "MLP: batch norm"), "cnn": ("CNN", "CNN: batch norm, shift 0 px")}
     rows = []
     for net, (label, name) in nets.items():
         c = found[name]
+        low, high = (evidence.points(x) for x in c.ci95)
         row = [label, pairs[net]["without"]["text"], pairs[net]["with"]["text"],
-               f"{evidence.interval_text(c)}: {c.verdict}"]  # fmt: skip
+               f"{evidence.points(c.mean_difference)} ({low} to {high}): {c.verdict}"]  # fmt: skip
         rows.append(row + ([see[net]] if see else []))
-    headers = ["network", "without batch norm", "with batch norm", "paired difference"]
+    headers = ["network", "without batch norm", "with batch norm", "difference, points (95% CI)"]
     headers += ["shown in"] if see else []
     profile = current_profile().name
     note = (
