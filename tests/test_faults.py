@@ -506,3 +506,30 @@ def test_the_profile_note_says_when_and_where_its_records_were_made(monkeypatch)
     assert "2025-03-01" in text and provenance.cpu_model() in text
     assert "1 TensorFlow thread" in text or "TensorFlow thread(s)" in text
     assert "Python" in text and "TensorFlow 2" in text
+
+
+# A record's numbers and its key; code edited between training and the pages -------
+
+
+def test_a_record_whose_config_is_not_its_keys_is_never_read(store, monkeypatch):
+    monkeypatch.setattr(experiments, "TRAIN_THREADS", 1)
+    source = provenance.source_digest(experiments.TRAINING_MODULES)
+    inputs = experiments.key_inputs(SMALL_MLP, TINY, source, 1)
+    key = provenance.digest(inputs)
+    record = {**fake_record(), "config": SMALL_MLP.as_dict(), "profile": TINY.name}
+    store.put(key, {**record, "key_inputs": inputs})
+    assert experiments.stored_record(SMALL_MLP, TINY, store, source) is not None
+    forged = {**record, "config": {**SMALL_MLP.as_dict(), "lr": 0.5}, "key_inputs": inputs}
+    store.put(key, forged)  # another run's numbers filed under this key
+    assert experiments.stored_record(SMALL_MLP, TINY, store, source) is None
+
+
+def test_the_pages_refuse_code_edited_after_training(monkeypatch):
+    from sphinx.errors import ExtensionError
+
+    monkeypatch.setenv(sphinx_ext.TRAINED_CODE_ENV_VAR, "0" * 64)  # what the build trained
+    with pytest.raises(ExtensionError, match="changed after this build trained"):
+        sphinx_ext.check_trained_code()
+    source = provenance.source_digest(experiments.TRAINING_MODULES)
+    monkeypatch.setenv(sphinx_ext.TRAINED_CODE_ENV_VAR, source)
+    sphinx_ext.check_trained_code()  # the same code: no error
