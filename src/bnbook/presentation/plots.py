@@ -241,7 +241,7 @@ def landscape_curves(ax, runs: dict, quantity: str = "loss_range"):
         ax.plot(steps, values, label=label, **style(record["config"]["batch_norm"]))
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
-    ax.set_ylabel("loss range along -gradient" if quantity == "loss_range"
+    ax.set_ylabel("loss range along -gradient (nats)" if quantity == "loss_range"
                   else "relative gradient change")  # fmt: skip
     ax.legend(fontsize=8)
     return ax
