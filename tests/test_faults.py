@@ -343,8 +343,10 @@ def test_the_summary_is_written_through_a_unique_temporary_file(tmp_path, monkey
     path.with_suffix(".tmp").mkdir()  # the fixed name of the old code cannot be used
     monkeypatch.setattr("bnbook.presentation.evidence.comparisons", lambda resolved: [])
     monkeypatch.setattr("bnbook.presentation.evidence.headline", lambda resolved: {})
+    monkeypatch.setattr("bnbook.presentation.evidence.matched_pairs", lambda resolved: {})
     training_schedule.write_summary(plan.Resolved({}, {}), path)
-    assert json.loads(path.read_text()) == {"comparisons": [], "headline": {}, "all_runs": []}
+    expected = {"comparisons": [], "pairs": {}, "headline": {}, "all_runs": []}
+    assert json.loads(path.read_text()) == expected
 
 
 # 8. Tampered, truncated and foreign records ------------------------------------

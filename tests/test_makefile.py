@@ -12,8 +12,12 @@ from bnbook.runs.profiles import PROFILES
 
 
 def make(*args, env=None, timeout=60):
-    """`make ARGS` in the project: (exit status, stdout, stderr); never left running."""
-    proc = subprocess.Popen(["make", *args], cwd=PROJECT_ROOT, env={**os.environ, **(env or {})},
+    """`make ARGS` in the project: (exit status, stdout, stderr); never left running.
+
+    Run as a top-level make even under `make test` (no "Entering directory" lines).
+    """
+    outer = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    proc = subprocess.Popen(["make", *args], cwd=PROJECT_ROOT, env={**outer, **(env or {})},
                             text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)  # fmt: skip
     try:
