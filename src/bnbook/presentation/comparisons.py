@@ -92,8 +92,3 @@ def paired(name: str, arms: tuple, baseline: list, treated: list, metric="test_a
         ci95=list(ci),
         verdict=verdict(ci, words),
     )
-
-
-def shared_settings(a: dict, b: dict) -> dict:
-    """The config fields two records' configs share (seed aside)."""
-    return {k: v for k, v in a.items() if k != "seed" and b.get(k) == v}

@@ -181,7 +181,7 @@ def grad_norms(ax, records: list[dict], title: str):
     return ax
 
 
-def batch_size_bars(ax, comparisons: list, records: dict):
+def batch_size_bars(ax, records: dict):
     """Validation accuracy per batch size, BN on and off: mean over seeds, seeds as dots.
 
     `records`: {(batch size, batch_norm): [record per seed]}.
