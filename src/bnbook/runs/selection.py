@@ -26,17 +26,17 @@ class Arm:
     default: Config
     fields: dict = field(default_factory=dict)  # field -> values (the default's among them)
 
+    def candidate(self, name: str, value) -> Config:
+        """The default with `name` set to `value`: seed 0, validation only."""
+        return replace(self.default, **{name: value}, seed=SELECTION_SEED, evaluate_test=False)
+
     def candidates(self) -> list[Config]:
-        """One run per non-default value of each field: seed 0, validation only."""
+        """One run per non-default value of each field."""
         out = []
         for name, values in self.fields.items():
             if getattr(self.default, name) not in values:
                 raise ValueError(f"{self.name}: the default {name} is not among {values}")
-            out += [
-                replace(self.default, **{name: v}, seed=SELECTION_SEED, evaluate_test=False)
-                for v in values
-                if v != getattr(self.default, name)
-            ]
+            out += [self.candidate(name, v) for v in values if v != getattr(self.default, name)]
         return out
 
 
@@ -77,19 +77,15 @@ def choose(arm: Arm, candidate_records: dict, noise_records: list[dict]) -> Sele
     default_acc = validation_accuracy(noise_records[0])
     chosen, rows = {}, []
     for name, values in arm.fields.items():
-        accuracy = {}
-        for v in values:
-            if v == getattr(arm.default, name):
-                accuracy[v] = default_acc
-            else:
-                config = replace(arm.default, **{name: v}, seed=SELECTION_SEED,
-                                 evaluate_test=False)  # fmt: skip
-                accuracy[v] = validation_accuracy(candidate_records[config])
+        default = getattr(arm.default, name)
+        accuracy = {v: default_acc if v == default
+                    else validation_accuracy(candidate_records[arm.candidate(name, v)])
+                    for v in values}  # fmt: skip
         best = max(values, key=lambda v: accuracy[v])  # the first one on a tie
         margin = accuracy[best] - default_acc
-        pick = best if margin > needed else getattr(arm.default, name)
+        pick = best if margin > needed else default
         chosen[name] = pick
-        rows.append(dict(field=name, values=list(values), default=getattr(arm.default, name),
+        rows.append(dict(field=name, values=list(values), default=default,
                          val_accuracy=[accuracy[v] for v in values], best=best, margin=margin,
                          chosen=pick))  # fmt: skip
     config = replace(arm.default, **chosen)
