@@ -2,8 +2,6 @@
 
 import numpy as np
 
-from bnbook.networks.probes import PROBE_PERCENTILES
-
 TRAINS_ABOVE = 0.9  # validation accuracy at the end of a sweep run that counts as "trains"
 
 
@@ -29,6 +27,8 @@ def percentile_series(record: dict, layer: str, q: int, unit: str = "all") -> np
 
     `unit`: "all" (every unit) or "unit0" (one fixed unit); q one of PROBE_PERCENTILES.
     """
+    from bnbook.networks.probes import PROBE_PERCENTILES  # (TensorFlow: only when drawing)
+
     column = PROBE_PERCENTILES.index(q)
     return np.array([p["activations"][layer][unit][column] for p in record["probes"]])
 
