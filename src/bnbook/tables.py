@@ -1,4 +1,5 @@
-"""One Markdown table writer, for the derivation checks and the results pages alike."""
+"""One Markdown table writer, for the derivation checks and the results pages alike,
+and how a setting reads in a cell or a sentence."""
 
 
 def markdown(headers: list, rows: list[list]) -> str:
@@ -6,3 +7,8 @@ def markdown(headers: list, rows: list[list]) -> str:
     lines = ["| " + " | ".join(str(h) for h in headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def setting(value) -> str:
+    """A candidate value as prose: 0.003 -> "0.003", "after_pool" -> "after pool"."""
+    return f"{value:g}" if isinstance(value, int | float) else str(value).replace("_", " ")

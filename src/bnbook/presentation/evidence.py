@@ -17,7 +17,9 @@ import numpy as np
 from bnbook.presentation import analysis
 from bnbook.presentation.comparisons import paired
 from bnbook.runs import plan
+from bnbook.runs.experiments import summarize
 from bnbook.runs.profiles import current_profile
+from bnbook.tables import setting
 
 
 def book_runs():
@@ -132,9 +134,9 @@ def matched_pairs(resolved) -> dict:
     for net, base in (("mlp", mlp_base()), ("cnn", cnn_base())):
         out[net] = {}
         for arm, bn in (("without", False), ("with", True)):
-            acc = [r["test_accuracy"] for r in arm_records(resolved, base, bn)]
-            out[net][arm] = {"seeds": len(acc), "mean": statistics.fmean(acc),
-                             "std": statistics.stdev(acc), "text": mean_sd(acc)}  # fmt: skip
+            records = arm_records(resolved, base, bn)
+            text = mean_sd([r["test_accuracy"] for r in records])
+            out[net][arm] = {**summarize(records), "text": text}
     return out
 
 
@@ -143,13 +145,8 @@ def headline(resolved) -> dict:
     out = {}
     for model in ("mlp", "cnn"):
         for name, s in selections(resolved, model).items():
-            records = seeds_of(resolved, s.config)
             out[name] = {
-                "config": {k: v for k, v in s.config.as_dict().items() if k != "seed"},
-                "seeds": {str(r["config"]["seed"]): r["test_accuracy"] for r in records},
-                "mean": statistics.fmean(r["test_accuracy"] for r in records),
-                "std": statistics.stdev(r["test_accuracy"] for r in records),
-                "val_mean": statistics.fmean(r["val_accuracy"] for r in records),
+                **summarize(seeds_of(resolved, s.config)),
                 "is_default": s.config == s.arm.default,
                 "selected": {row["field"]: row["chosen"] for row in s.rows},
                 "selection": s.rows,
@@ -162,17 +159,23 @@ def headline(resolved) -> dict:
 OWN_BEST_HEADERS = ["arm", "own best", "seeds", "test accuracy"]
 
 
-def own_best_rows(resolved, model: str) -> tuple[list, object]:
+def choice_text(row: dict) -> str:
+    """One field's choice, as prose: "lr 0.003", "bn_placement after pool"."""
+    return f"{row['field']} {setting(row['chosen'])}"
+
+
+def own_best_rows(resolved, model: str, chosen: dict | None = None) -> tuple[list, object]:
     """Each arm at its own best (test accuracy over seeds), and the paired difference of
-    the two own bests (same seeds and data order; the settings may differ)."""
+    the two own bests (same seeds and data order; the settings may differ).
+
+    `chosen`: the arms' `selections`, if already made."""
     rows, arms = [], []
-    for s in selections(resolved, model).values():
+    for s in (chosen or selections(resolved, model)).values():
         records = seeds_of(resolved, s.config)
         arms.append(records)
-        chosen = ", ".join(f"{r['field']} {r['chosen']:g}" if isinstance(r["chosen"], float)
-                           else f"{r['field']} {r['chosen']}" for r in s.rows)  # fmt: skip
+        choice = ", ".join(choice_text(r) for r in s.rows)
         label = f"{model.upper()}{' + BN' if s.arm.default.batch_norm else ''}"
-        rows.append([label, chosen, str(len(records)),
+        rows.append([label, choice, str(len(records)),
                      mean_sd([r["test_accuracy"] for r in records])])  # fmt: skip
     c = paired(f"{model.upper()}: each arm at its own best", ("", ""), arms[0], arms[1])
     return rows, c
@@ -180,24 +183,22 @@ def own_best_rows(resolved, model: str) -> tuple[list, object]:
 
 def selection_facts(resolved, model: str, prefix: str) -> dict:
     """Glued: the noise margin per arm and whether each arm kept its default."""
-    facts = {}
-    for name, s in selections(resolved, model).items():
+    facts, chosen = {}, selections(resolved, model)
+    for name, s in chosen.items():
         key = f"{prefix}_{'bn' if name.endswith('_bn') else 'plain'}"
         facts[f"{key}_noise"] = f"{100 * s.noise_sd:.2f}"
         facts[f"{key}_needed"] = f"{100 * s.margin_needed:.2f}"
-        changed = [f"{r['field']} {r['chosen']:g}" if isinstance(r["chosen"], float)
-                   else f"{r['field']} {r['chosen']}" for r in s.rows
-                   if r["chosen"] != r["default"]]  # fmt: skip
+        changed = [choice_text(r) for r in s.rows if r["chosen"] != r["default"]]
         facts[f"{key}_choice"] = (
             ("changed " + ", ".join(changed)) if changed else "kept its defaults"
         )
         facts[f"{key}_lr"] = f"{s.config.lr:g}"
-    same = all(s.config == s.arm.default for s in selections(resolved, model).values())
+    same = all(s.config == s.arm.default for s in chosen.values())
     facts[f"{prefix}_own_best"] = (
         "both arms kept their defaults, so each arm's own best is the matched pair itself"
         if same else "an arm that changed a setting trained it again with every seed"
     )  # fmt: skip
-    c = own_best_rows(resolved, model)[1]
+    c = own_best_rows(resolved, model, chosen)[1]
     facts[f"{prefix}_own_diff"] = interval_text(c)
     facts[f"{prefix}_own_verdict"] = c.verdict
     return facts

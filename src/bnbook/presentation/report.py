@@ -8,6 +8,7 @@ from bnbook import tables
 from bnbook.networks.batchnorm import BatchNorm
 from bnbook.runs.devices import describe as describe_device
 from bnbook.runs.profiles import current_profile
+from bnbook.tables import setting
 
 
 def page_records(chapter: str) -> list[dict]:
@@ -130,11 +131,6 @@ def layer_table(model) -> Markdown:
     ]
     rows.append(["", "total", "", f"{model.count_params():,}"])
     return markdown_table(["", "layer", "output shape", "parameters"], rows)
-
-
-def setting(value) -> str:
-    """A candidate value as prose: 0.003 -> "0.003", "after_pool" -> "after pool"."""
-    return f"{value:g}" if isinstance(value, int | float) else str(value).replace("_", " ")
 
 
 def selection_table(selections: dict) -> Markdown:
