@@ -7,7 +7,7 @@ import time
 from test_method import fake_record
 
 from bnbook.runs import plan
-from bnbook.tooling import training_schedule
+from bnbook.tooling import training_pool, training_schedule
 
 
 class FakeRuns:
@@ -47,7 +47,7 @@ def test_runs_start_as_soon_as_what_they_need_is_stored(monkeypatch):
     store, log = {}, []
     runs = FakeRuns(store, log, decide)
     pool = concurrent.futures.ThreadPoolExecutor(2)
-    monkeypatch.setattr(training_schedule, "worker_pool", lambda workers: (pool, runs))
+    monkeypatch.setattr(training_pool, "worker_pool", lambda workers: (pool, runs))
     trained = set()
     training_schedule._train_as_graph(store.get, trained, 2)
     assert plan.resolve(store.get).complete() and trained == set(store)

@@ -207,25 +207,21 @@ def figure1(_=None) -> list[Config]:
     return [c for arm in both_arms(PAPER_MLP) for c in per_seed(arm, support_seeds())]
 
 
+def own_best_study(model: str, chapter: str, pair: str) -> Study:
+    """Each arm of `model` at its own best: known once its pair and candidates are stored."""
+    return Study(f"{model}_own_best", chapter, lambda runs: own_best(model, runs),
+                 needs=(pair, f"{model}_candidates"))  # fmt: skip
+
+
 STUDIES = (
     Study("mlp_pair", "p4_2", mlp_pair, also_read_by=("p4_1",)),
     Study("mlp_candidates", "p4_2", lambda runs: candidates("mlp")),
-    Study(
-        "mlp_own_best",
-        "p4_2",
-        lambda runs: own_best("mlp", runs),
-        needs=("mlp_pair", "mlp_candidates"),
-    ),  # fmt: skip
+    own_best_study("mlp", "p4_2", pair="mlp_pair"),
     Study("lr_sweep", "p4_2", lr_sweep),
     Study("batch_size", "p4_2", batch_size_study),
     Study("cnn_factorial", "p4_3", cnn_factorial),
     Study("cnn_candidates", "p4_3", lambda runs: candidates("cnn")),
-    Study(
-        "cnn_own_best",
-        "p4_3",
-        lambda runs: own_best("cnn", runs),
-        needs=("cnn_factorial", "cnn_candidates"),
-    ),  # fmt: skip
+    own_best_study("cnn", "p4_3", pair="cnn_factorial"),
     Study("cnn_grid", "p4_3", cnn_grid),
     Study("figure1", "fig1", figure1),
 )

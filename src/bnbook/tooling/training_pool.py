@@ -127,6 +127,29 @@ def worker_pool(workers: int):
     return pool, Runs(source_digest(TRAINING_MODULES))
 
 
+def train_as_they_come(workers: int, runnable, finished: set) -> None:
+    """Keep `workers` processes busy: start what `runnable(running)` lists, ask again as
+    each run finishes (adding it to `finished`), until nothing runs."""
+    pool, runs = worker_pool(workers)
+    running = {}
+    try:
+        while True:
+            for config in runnable(set(running.values())):
+                running[runs.submit(pool, config)] = config
+            if not running:
+                break
+            done, _ = concurrent.futures.wait(running, return_when="FIRST_COMPLETED")
+            for future in done:
+                runs.check(future.result(), running[future])  # a worker's error: here
+                finished.add(running.pop(future))
+    except BaseException:
+        stop_workers(pool)
+        raise
+    finally:
+        runs.close()
+    pool.shutdown()
+
+
 def train_missing(configs, force: bool, workers: int, scheduler: str | None = None) -> None:
     """Train every config of a known list whose record is not stored (all, with `force`),
     longest first, on local workers or a Dask cluster."""
@@ -140,14 +163,5 @@ def train_missing(configs, force: bool, workers: int, scheduler: str | None = No
         from bnbook.tooling.cluster import train_on_cluster
 
         return train_on_cluster(todo, scheduler, work_of=estimated_work)
-    pool, runs = worker_pool(max(1, min(workers, len(todo))))
-    futures = {runs.submit(pool, c): c for c in todo}
-    try:
-        for future in concurrent.futures.as_completed(futures):
-            runs.check(future.result(), futures[future])  # a worker's error: here
-    except BaseException:
-        stop_workers(pool)
-        raise
-    finally:
-        runs.close()
-    pool.shutdown()
+    batches = iter([todo])  # all at once, then nothing more
+    train_as_they_come(max(1, min(workers, len(todo))), lambda running: next(batches, []), set())

@@ -8,13 +8,12 @@ so no worker waits while a runnable run does. The plan's estimated worker
 time is printed before training and the measured one after.
 """
 
-import concurrent.futures
 import json
 import time
 from pathlib import Path
 
 from bnbook.paths import write_atomically
-from bnbook.tooling.training_pool import estimated_work, stop_workers, worker_pool
+from bnbook.tooling.training_pool import estimated_work, train_as_they_come
 
 
 def priority(config, deciding: set) -> tuple:
@@ -75,27 +74,10 @@ def estimated_seconds(config) -> float:
 
 
 def _train_as_graph(current, trained: set, workers: int) -> None:
-    """Keep every worker busy: submit what can start, re-read the plan as runs finish."""
+    """Keep every worker busy: start what can start, re-read the plan as runs finish."""
     from bnbook.runs.plan import resolve
 
-    pool, overall = worker_pool(workers)
-    running = {}
-    try:
-        while True:
-            for config in next_runs(resolve(current), set(running.values())):
-                running[overall.submit(pool, config)] = config
-            if not running:
-                break
-            done, _ = concurrent.futures.wait(running, return_when="FIRST_COMPLETED")
-            for future in done:
-                overall.check(future.result(), running[future])  # a worker's error: here
-                trained.add(running.pop(future))
-    except BaseException:
-        stop_workers(pool)
-        raise
-    finally:
-        overall.close()
-    pool.shutdown()
+    train_as_they_come(workers, lambda running: next_runs(resolve(current), running), trained)
 
 
 def _train_on_cluster(current, trained: set, scheduler: str) -> None:
