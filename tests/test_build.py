@@ -104,19 +104,11 @@ kill -9 $$
 def test_a_pdf_cut_short_never_takes_the_final_name(tmp_path):
     """A two-page book through jupyter-book's pdflatex route with the build's environment:
     with xdvipdfmx killed half-way the build fails and there is no book.pdf; then whole."""
-    import shutil
+    from test_names import tiny_book
 
     book = tmp_path / "book"
     book.mkdir()
-    config = (PROJECT_ROOT / "_config.yml").read_text()
-    (book / "_config.yml").write_text(
-        config.replace("execute_notebooks: cache", "execute_notebooks: off")
-    )
-    (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: page\n")
-    (book / "intro.md").write_text("# A tiny book\n\nText.\n")
-    (book / "page.md").write_text("# A page\n\nMore text.\n")
-    for folder in ("latex", "_static"):
-        shutil.copytree(PROJECT_ROOT / "book" / folder, book / "book" / folder)
+    tiny_book(book)
     fake = tmp_path / "bin" / "xdvipdfmx"
     fake.parent.mkdir()
     fake.write_text(FAKE_XDVIPDFMX)
