@@ -262,33 +262,33 @@ def test_bfloat16_matches_keras_over_training_steps(impl):
 
 @pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
 @pytest.mark.parametrize("impl", BatchNorm.IMPLS)
-def test_fused_relu_equals_batch_norm_then_relu(impl, precision):
+def test_batch_norm_applying_relu_equals_batch_norm_then_relu(impl, precision):
     shape = SHAPES["conv"]
     keras.mixed_precision.set_global_policy(precision)
     try:
-        fused = BatchNorm(momentum=MOMENTUM, epsilon=EPS, impl=impl, activation="relu")
+        one_layer = BatchNorm(momentum=MOMENTUM, epsilon=EPS, impl=impl, activation="relu")
         plain = BatchNorm(momentum=MOMENTUM, epsilon=EPS, impl=impl)
         relu = keras.layers.Activation("relu")
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    dtype = fused.compute_dtype
+    dtype = one_layer.compute_dtype
     x, dy = random_batch(shape, seed=30, loc=0.5)  # about a third of outputs negative
     x, dy = tf.constant(x, dtype), tf.constant(dy, dtype)
-    for layer in (fused, plain):
+    for layer in (one_layer, plain):
         layer.build(shape)
         layer.beta.assign([0.3, -0.2, 0.1])
     then_relu = keras.Sequential([keras.Input(shape[1:], dtype=dtype), plain, relu])
 
-    y, *grads = forward_and_grads(fused, x, dy, training=True)
+    y, *grads = forward_and_grads(one_layer, x, dy, training=True)
     y_ref, *grads_ref = forward_and_grads(then_relu, x, dy, training=True, bn=plain)
     assert 0.2 < np.mean(y_ref.astype(np.float32) == 0) < 0.8  # the mask matters
     tol = BF16_RTOL if dtype == "bfloat16" else 1e-5
     for actual, wanted in zip([y, *grads], [y_ref, *grads_ref], strict=True):
         assert_close(actual.astype(np.float32), wanted.astype(np.float32), rtol=tol)
-    assert_close(fused.moving_mean.numpy(), plain.moving_mean.numpy(), rtol=1e-6)
-    assert_close(fused.moving_variance.numpy(), plain.moving_variance.numpy(), rtol=1e-6)
-    # Inference mode fuses the same ReLU.
-    y_infer = fused(x, training=False).numpy().astype(np.float32)
+    assert_close(one_layer.moving_mean.numpy(), plain.moving_mean.numpy(), rtol=1e-6)
+    assert_close(one_layer.moving_variance.numpy(), plain.moving_variance.numpy(), rtol=1e-6)
+    # Inference mode applies the same ReLU.
+    y_infer = one_layer(x, training=False).numpy().astype(np.float32)
     assert_close(y_infer, relu(plain(x, training=False)).numpy().astype(np.float32), rtol=tol)
 
 
@@ -329,13 +329,13 @@ def test_bad_activation_is_a_clear_error():
         BatchNorm(activation="gelu")
 
 
-def test_fused_config_round_trip():
+def test_one_layer_config_round_trip():
     layer = BatchNorm(activation="relu", name="bn")
     clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
     assert clone.activation == "relu"
 
 
-def test_probe_of_fused_layer_reads_the_pre_activation():
+def test_probe_of_a_layer_applying_relu_reads_the_pre_activation():
     """act_in_<i> probes must see what enters the ReLU, negatives included."""
     keras.utils.set_random_seed(0)
     model = mlp((16, 8), batch_norm=True)

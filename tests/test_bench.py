@@ -38,7 +38,7 @@ def test_run_reports_the_promised_ratios_as_json():
     before = decoded["bn_layers_before_pool"]
     assert before["shapes"][0] == [128, 28, 28, 32] and _positive_finite(before["ms"])
     assert decoded["precision"] == "float32" and decoded["targets"]["bn_step_ratio"] == "<= 1.06"
-    assert decoded["cpu"] and "bn_relu_fused" in bench.table(result)
+    assert decoded["cpu"] and "bn_relu_one_layer" in bench.table(result)
 
 
 def test_bench_precision_comes_from_the_environment(monkeypatch):

@@ -104,7 +104,7 @@ kill -9 $$
 def test_a_pdf_cut_short_never_takes_the_final_name(tmp_path):
     """A two-page book through jupyter-book's pdflatex route with the build's environment:
     with xdvipdfmx killed half-way the build fails and there is no book.pdf; then whole."""
-    from test_names import tiny_book
+    from test_authors import tiny_book
 
     book = tmp_path / "book"
     book.mkdir()

@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from bnbook.paths import PROJECT_ROOT
-from bnbook.runs import data, experiments, mnist_wheel, plan, precision, provenance
+from bnbook.runs import cpu, data, experiments, mnist_wheel, plan, provenance
 from bnbook.runs.config import Config
 from bnbook.runs.experiments import record_key
 from bnbook.runs.profiles import Profile
@@ -196,9 +196,9 @@ def test_a_record_is_keyed_on_the_code_that_trained_it(store, tmp_path, monkeypa
 
 def test_the_book_key_follows_the_records_the_pages_read(monkeypatch):
     monkeypatch.setenv("BNBOOK_PROFILE", "smoke")
-    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx2", "avx512f", "avx512_bf16"})
+    monkeypatch.setattr(cpu, "flags", lambda: {"avx2", "avx512f", "avx512_bf16"})
     bf16_machine = sphinx_ext.book_key()
-    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx2"})
+    monkeypatch.setattr(cpu, "flags", lambda: {"avx2"})
     assert sphinx_ext.book_key() != bf16_machine, "pages from another CPU would be served"
     same = sphinx_ext.book_key()
     monkeypatch.setattr(experiments, "library_versions", lambda: {"keras": "0.0"})
@@ -219,7 +219,7 @@ def test_threads_onednn_and_cpu_kernels_are_in_the_record_key(monkeypatch):
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
     assert record_key(SMALL_MLP, TINY, source) != one, "oneDNN on and off share records"
     monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS")
-    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx512_bf16", "amx_bf16"})
+    monkeypatch.setattr(cpu, "flags", lambda: {"avx512_bf16", "amx_bf16"})
     assert record_key(SMALL_MLP, TINY, source) != one, "other CPU kernels share records"
 
 
@@ -505,7 +505,7 @@ def test_the_profile_note_says_when_and_where_its_records_were_made(monkeypatch)
     old = fake_record(created=time.mktime((2025, 3, 1, 12, 0, 0, 0, 0, 0)))
     text = profile_note([old]).data
     assert "run that built this book" not in text
-    assert "2025-03-01" in text and provenance.cpu_model() in text
+    assert "2025-03-01" in text and cpu.model_name() in text
     assert "1 TensorFlow thread" in text or "TensorFlow thread(s)" in text
     assert "Python" in text and "TensorFlow 2" in text
 

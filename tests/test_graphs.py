@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from bnbook.derivations.graphs import BATCHNORM, COMPUTATIONS, NETWORK, Computation, Op, Value
+from bnbook.derivations.graphs import BATCHNORM, COMPUTATIONS, NETWORK, Computation, Node, Op
 from bnbook.presentation.graph_drawing import (
     BACKWARD_COLOR,
     MAX_HEIGHT_IN,
@@ -108,7 +108,7 @@ def test_batchnorm_reaches_xhat_from_x_by_four_paths():
 
 
 def test_descriptions_are_validated():
-    x, y = Value("x", "(m)", "input"), Value("y", "(m)")
+    x, y = Node("x", "(m)", "input"), Node("y", "(m)")
     with pytest.raises(ValueError, match="unknown"):
         Computation("bad", (x,), (Op("f", ("x",), "y", sends=("g",)),))
     with pytest.raises(ValueError, match="distinct"):

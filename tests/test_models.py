@@ -28,7 +28,7 @@ def test_mlp_structure_and_parameter_count():
 def test_batch_norm_sits_between_each_linear_layer_and_its_relu():
     model = mlp((64, 32), batch_norm=True)
     names = [type(la).__name__ for la in model.layers]
-    # The ReLU is fused into our batch-norm layer (one pass over memory less).
+    # Our batch-norm layer applies the ReLU itself (one pass over memory less).
     assert names == ["InputLayer", "Flatten", "Dense", "BatchNorm",
                      "Dense", "BatchNorm", "Dense"]  # fmt: skip
     assert [la.activation for la in layers_of(model, BatchNorm)] == ["relu", "relu"]
@@ -137,3 +137,20 @@ def test_batch_norm_placement_before_or_after_pooling():
     assert shapes["after_pool"][1:3] == (14, 14) and shapes["before_pool"][1:3] == (28, 28)
     with pytest.raises(ValueError, match="placement"):
         cnn((8, "pool"), batch_norm=True, placement="sideways")
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn"])
+def test_the_planners_multiply_adds_are_the_built_models(model):
+    """architecture.multiply_adds (no TensorFlow) counts what the Keras model computes."""
+    from bnbook.networks.architecture import multiply_adds
+
+    config = Config(model=model, widths=(32, 16) if model == "mlp" else (8, "pool", 16, "pool"))
+    counted = 0
+    for layer in build_model(config).layers:
+        if isinstance(layer, keras.layers.Dense):
+            counted += layer.kernel.shape.num_elements()
+        elif isinstance(layer, keras.layers.Conv2D):
+            counted += (
+                layer.kernel.shape.num_elements() * layer.output.shape[1] * layer.output.shape[2]
+            )
+    assert multiply_adds(config) == counted

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from bnbook.runs import devices, precision
+from bnbook.runs import cpu, devices, precision
 from bnbook.runs.config import Config
 from bnbook.runs.devices import Gpu
 from bnbook.runs.experiments import record_key
@@ -40,7 +40,7 @@ def test_precision_follows_the_device(monkeypatch):
     with_gpus(monkeypatch, [A100, T4])  # mixed GPUs: what every one runs fast
     assert precision.best_precision() == "mixed_float16"
     with_gpus(monkeypatch, [])
-    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx512_bf16"})
+    monkeypatch.setattr(cpu, "flags", lambda: {"avx512_bf16"})
     assert precision.best_precision() == "mixed_bfloat16"
 
 

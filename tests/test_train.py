@@ -37,7 +37,7 @@ def test_chunked_steps_match_one_step_at_a_time():
     np.testing.assert_allclose(np.concatenate(losses), one_by_one, rtol=1e-6)
 
 
-def test_random_shifts_move_whole_images_by_at_most_max_shift():
+def test_random_shifts_move_whole_images_by_at_most_shift():
     images = np.zeros((64, 28, 28, 1), np.float32)
     images[:, 14, 14, 0] = 1.0
     shifted = random_shifts(images, 2, tf.constant([0, 0], tf.int64)).numpy()
@@ -54,7 +54,7 @@ def test_augmented_batches_are_seeded():
     y = np.zeros(256, np.int32)
 
     def first_batches(seed):
-        return [b[0].numpy() for b in train_batches(x, y, 32, seed, max_shift=2).take(3)]
+        return [b[0].numpy() for b in train_batches(x, y, 32, seed, shift=2).take(3)]
 
     a, b, c = first_batches(0), first_batches(0), first_batches(1)
     assert all(np.array_equal(u, v) for u, v in zip(a, b, strict=True))
@@ -97,7 +97,7 @@ def test_several_runs_in_one_process_close_their_pipelines_at_once():
         assert len(record["losses"]) == 6
     start = time.perf_counter()
     batches = iter(train_batches(*[np.zeros((64, 28, 28, 1), np.float32), np.zeros(64, np.int32)],
-                                 16, seed=0, max_shift=2))  # fmt: skip
+                                 16, seed=0, shift=2))  # fmt: skip
     next(batches)
     del batches
     gc.collect()

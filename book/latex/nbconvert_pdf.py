@@ -5,7 +5,7 @@ import re
 
 from nbconvert.preprocessors import Preprocessor
 
-from bnbook.tooling.names import book_names
+from bnbook.tooling.authors import book_names
 
 c = get_config()  # noqa: F821
 c.SVG2PDFPreprocessor.command = ["rsvg-convert", "-f", "pdf", "-o", "{to_filename}", "{from_filename}"]

@@ -1,12 +1,13 @@
 """Computational graphs as data: Problems 2 and 3's graphs, drawn by presentation.graph_drawing.
 
-A computation is a list of values (inputs, parameters, the loss and what lies
+A computation is a list of nodes (inputs, parameters, the loss and what lies
 between) and a list of ops, each reading some values and writing one, with its
 local derivative and the gradient it sends back to each input. Notation as in
 book/notation.md: the homework's ``h = W x + b`` with a batch of m examples as
 columns, so X is (D, m); δ1 = ∂L/∂h1, δ2 = ∂L/∂h2, δo = ∂L/∂o.
 
-``Value`` is a node of the graph, not a tf.Tensor.
+``Node`` is a quantity of the drawing (a name and a shape), not a tf.Tensor and
+not a value that carries a gradient (as in micrograd).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Value:
-    """A node of the drawing: a named array with its shape, e.g. Value("h1", "(H1, m)")."""
+class Node:
+    """A node of the drawing: a named array with its shape, e.g. Node("h1", "(H1, m)")."""
 
     name: str
     shape: str
@@ -44,7 +45,7 @@ class Computation:
     """Values and the ops between them, checked for consistency on creation."""
 
     title: str
-    values: tuple[Value, ...]
+    values: tuple[Node, ...]
     ops: tuple[Op, ...]
 
     def __post_init__(self):
@@ -71,8 +72,8 @@ class Computation:
 
 def _linear(i: int, x: str, out: str, width: str, fan_in: str) -> tuple[tuple, Op]:
     values = (
-        Value(f"W{i}", f"({width}, {fan_in})", "param"),
-        Value(f"b{i}", f"({width}, 1)", "param"),
+        Node(f"W{i}", f"({width}, {fan_in})", "param"),
+        Node(f"b{i}", f"({width}, 1)", "param"),
     )
     d = "δo" if out == "o" else f"δ{i}"
     op = Op(
@@ -92,18 +93,18 @@ _L3, _OP3 = _linear(3, "a2", "o", "C", "H2")
 NETWORK = Computation(
     "network",
     values=(
-        Value("X", "(D, m)", "input"),
+        Node("X", "(D, m)", "input"),
         *_L1,
-        Value("h1", "(H1, m)"),
-        Value("a1", "(H1, m)"),
+        Node("h1", "(H1, m)"),
+        Node("a1", "(H1, m)"),
         *_L2,
-        Value("h2", "(H2, m)"),
-        Value("a2", "(H2, m)"),
+        Node("h2", "(H2, m)"),
+        Node("a2", "(H2, m)"),
         *_L3,
-        Value("o", "(C, m)"),
-        Value("p", "(C, m)"),
-        Value("y", "(C, m)", "input"),
-        Value("L", "scalar", "loss"),
+        Node("o", "(C, m)"),
+        Node("p", "(C, m)"),
+        Node("y", "(C, m)", "input"),
+        Node("L", "scalar", "loss"),
     ),
     ops=(
         _OP1,
@@ -127,14 +128,14 @@ NETWORK = Computation(
 BATCHNORM = Computation(
     "batchnorm",
     values=(
-        Value("x", "(m)", "input"),
-        Value("μ", "scalar"),
-        Value("σ²", "scalar"),
-        Value("x̂", "(m)"),
-        Value("γ", "scalar", "param"),
-        Value("β", "scalar", "param"),
-        Value("y", "(m)"),
-        Value("F", "scalar", "loss"),
+        Node("x", "(m)", "input"),
+        Node("μ", "scalar"),
+        Node("σ²", "scalar"),
+        Node("x̂", "(m)"),
+        Node("γ", "scalar", "param"),
+        Node("β", "scalar", "param"),
+        Node("y", "(m)"),
+        Node("F", "scalar", "loss"),
     ),
     ops=(
         Op("(1/m) Σᵢ xᵢ", ("x",), "μ", "∂μ/∂xᵢ = 1/m", ("(1/m) ∂F/∂μ",)),

@@ -100,7 +100,7 @@ class BatchNorm(keras.layers.Layer):
         """y = activation(batch norm(inputs)), in the compute dtype.
 
         pre_activation=True leaves the activation out: the tensor the
-        activation receives, for probes of a fused layer (see
+        activation receives, for probes of a layer that applies its activation (see
         models.nonlinearity_input).
         """
         activation = None if pre_activation else self.activation
@@ -142,12 +142,12 @@ class BatchNorm(keras.layers.Layer):
         return config
 
 
-def fuses(norm, activation) -> bool:
+def takes_activation(norm, activation) -> bool:
     """Whether normalization-layer factory `norm` can apply `activation` itself.
 
     `norm`: a layer class or a functools.partial of one (as models take). True
-    for our BatchNorm and an activation it fuses, unless the partial already
-    fixes `activation` (how a caller asks for the unfused layer).
+    for our BatchNorm and an activation it applies itself, unless the partial already
+    fixes `activation` (how a caller asks for a separate activation layer).
     """
     keywords = getattr(norm, "keywords", {})
     cls = getattr(norm, "func", norm)

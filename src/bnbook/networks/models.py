@@ -21,11 +21,8 @@ from functools import partial
 
 import keras
 
-from bnbook.networks.architecture import conv_blocks
-from bnbook.networks.batchnorm import BatchNorm, fuses
-
-NUM_CLASSES = 10
-
+from bnbook.networks.architecture import IMAGE_SHAPE, KERNEL_SIZE, NUM_CLASSES, conv_blocks
+from bnbook.networks.batchnorm import BatchNorm, takes_activation
 
 PLACEMENTS = ("after_pool", "before_pool")
 
@@ -37,18 +34,18 @@ def _hidden(x, layer, index, norm, activation, pool=False, placement="after_pool
     `norm`: None (no batch norm) or a layer class such as BatchNorm. The tensor
     fed to the activation comes from a layer named act_in_<index> (for the probes).
     When the norm can apply the activation itself (our BatchNorm with ReLU), it
-    does, in one pass: act_in_<index> is then the norm with the activation fused,
+    does, in one pass: act_in_<index> is then the norm that applies the activation,
     and `nonlinearity_input` gives the tensor its activation receives.
     """
     if placement not in PLACEMENTS:
         raise ValueError(f"unknown batch-norm placement {placement!r}; use one of {PLACEMENTS}")
     name = f"act_in_{index}"
-    fused = fuses(norm, activation)
+    one_layer = takes_activation(norm, activation)
     pool_first = pool and (norm is None or placement == "after_pool")
     x = layer(**layer_args, use_bias=norm is None, name=None if pool_first or norm else name)(x)
     if pool_first:
         x = keras.layers.MaxPooling2D(2, name=None if norm else name)(x)
-    if fused:
+    if one_layer:
         x = norm(name=name, activation=activation)(x)
     else:
         if norm is not None:
@@ -62,7 +59,7 @@ def _hidden(x, layer, index, norm, activation, pool=False, placement="after_pool
 def nonlinearity_input(layer):
     """The symbolic tensor the nonlinearity receives at layer `act_in_<i>`, for probes.
 
-    The layer's output, or for a batch norm with its activation fused, the same
+    The layer's output, or for a batch norm that applies its activation, the same
     layer's output without the activation (a second call on its input: the
     trained model never computes it).
     """
@@ -78,7 +75,7 @@ def mlp(widths=(1024, 512, 256), batch_norm=False, activation="relu", norm=Batch
     the benchmark passes keras.layers.BatchNormalization to compare).
     """
     norm = norm if batch_norm else None
-    inputs = keras.Input((28, 28, 1))
+    inputs = keras.Input(IMAGE_SHAPE)
     x = keras.layers.Flatten()(inputs)
     for i, width in enumerate(widths):
         x = _hidden(x, keras.layers.Dense, i, norm, activation, units=width)
@@ -97,10 +94,10 @@ def cnn(
     2x2 max pool ("pool"), then dense layers; `batch_norm` and `norm` as in `mlp`;
     `placement`: batch norm "after_pool" or "before_pool" (see `_hidden`)."""
     norm = norm if batch_norm else None
-    inputs = keras.Input((28, 28, 1))
+    inputs = keras.Input(IMAGE_SHAPE)
     x, index = inputs, 0
     for filters, pool in conv_blocks(widths):
-        conv_args = dict(filters=filters, kernel_size=3, padding="same")
+        conv_args = dict(filters=filters, kernel_size=KERNEL_SIZE, padding="same")
         x = _hidden(x, keras.layers.Conv2D, index, norm, "relu", pool, placement, **conv_args)
         index += 1
     x = keras.layers.Flatten()(x)

@@ -13,14 +13,15 @@ def to_inputs(images: np.ndarray) -> np.ndarray:
     return (images.astype(np.float32) / 255.0)[..., None]
 
 
-def random_shifts(images, max_shift: int, seed):
-    """Each image (N, H, W, C) moved by its own random whole-pixel shift (dx, dy), up to max_shift.
+def random_shifts(images, shift: int, seed):
+    """Each image (N, H, W, C) moved by its own random whole-pixel shift (dx, dy), each
+    between -`shift` and +`shift` pixels.
 
     Pixels shifted in are 0 (background). `seed` is a stateless-RNG seed (2
     integers): the same seed gives the same shifts.
     """
     n = tf.shape(images)[0]
-    shifts = tf.random.stateless_uniform([n, 2], seed, -max_shift, max_shift + 1, tf.int32)
+    shifts = tf.random.stateless_uniform([n, 2], seed, -shift, shift + 1, tf.int32)
     shifts = tf.cast(shifts, tf.float32)
     one, zero = tf.ones([n]), tf.zeros([n])
     # Output pixel (x, y) reads input pixel (x - dx, y - dy).
@@ -35,18 +36,18 @@ def random_shifts(images, max_shift: int, seed):
     )
 
 
-def train_batches(x, y, batch_size: int, seed: int, max_shift: int = 0) -> tf.data.Dataset:
+def train_batches(x, y, batch_size: int, seed: int, shift: int = 0) -> tf.data.Dataset:
     """Endless, seeded, reshuffled-every-epoch batches of the training set.
 
-    With `max_shift` > 0, every image of every batch is randomly shifted by up
+    With `shift` > 0, every image of every batch is randomly shifted by up
     to that many pixels (augmentation), seeded by (seed, batch number).
     """
     ds = tf.data.Dataset.from_tensor_slices((x, y))
     ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).repeat()
     ds = ds.batch(batch_size)
-    if max_shift:
+    if shift:
         ds = ds.enumerate().map(
-            lambda i, batch: (random_shifts(batch[0], max_shift, tf.stack([seed, i])), batch[1]),
+            lambda i, batch: (random_shifts(batch[0], shift, tf.stack([seed, i])), batch[1]),
         )
     # No prefetch and no parallel map: each worker has one core, and tf.data's
     # background thread pools made closing an iterator wait on their threads.

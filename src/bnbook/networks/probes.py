@@ -15,7 +15,7 @@ import tensorflow as tf
 PROBE_PERCENTILES = (5, 15, 50, 85, 95)
 # Step sizes along -gradient for the landscape probe; the same for every run,
 # so runs with and without batch norm are compared on the same scale.
-LANDSCAPE_STEPS = (0.05, 0.1, 0.2, 0.4)
+LANDSCAPE_STEP_SIZES = (0.05, 0.1, 0.2, 0.4)
 
 
 def activation_probe(model, x_probe):
@@ -56,11 +56,11 @@ def scale_and_shift(model) -> dict:
     }
 
 
-def loss_landscape(model, loss_fn, x, y, steps=LANDSCAPE_STEPS) -> dict:
+def loss_landscape(model, loss_fn, x, y, step_sizes=LANDSCAPE_STEP_SIZES) -> dict:
     """Loss and gradient change along -gradient, in training mode, on one fixed batch.
 
     For each step size s: loss(w - s g) and |grad(w - s g) - g| / |g|, where g is
-    the gradient at the current weights w. Returns {"loss": L(w), "steps": [...],
+    the gradient at the current weights w. Returns {"loss": L(w), "step_sizes": [...],
     "loss_at": [...], "grad_change": [...]}. Every variable (moving averages
     included) is restored afterwards.
     """
@@ -78,7 +78,7 @@ def loss_landscape(model, loss_fn, x, y, steps=LANDSCAPE_STEPS) -> dict:
         norm0 = float(tf.linalg.global_norm(g0))
         start = [w.numpy() for w in weights]
         loss_at, grad_change = [], []
-        for s in steps:
+        for s in step_sizes:
             for w, w0, g in zip(weights, start, g0, strict=True):
                 w.assign(w0 - s * tf.cast(g, w.dtype))
             loss, grads = loss_and_grad()
@@ -88,4 +88,9 @@ def loss_landscape(model, loss_fn, x, y, steps=LANDSCAPE_STEPS) -> dict:
     finally:
         for v, value in zip(model.variables, saved, strict=True):
             v.assign(value)
-    return {"loss": loss0, "steps": list(steps), "loss_at": loss_at, "grad_change": grad_change}
+    return {
+        "loss": loss0,
+        "step_sizes": list(step_sizes),
+        "loss_at": loss_at,
+        "grad_change": grad_change,
+    }

@@ -198,7 +198,7 @@ def progress_bar(label: str, num_steps: int, progress: bool, position: int) -> t
     )
 
 
-def fit(config, model, arrays, num_steps, per_epoch, progress, bar_position) -> dict:
+def training_loop(config, model, arrays, num_steps, per_epoch, progress, bar_position) -> dict:
     """Train `model` for `num_steps`, evaluating on validation every `eval_every` steps.
 
     Returns {"losses", "evals", "probes", "train_time_s"}.
@@ -255,7 +255,7 @@ def train(
     with precision_policy(config.precision):
         arrays = inputs_and_labels(data)
         model = build_model(config)
-        history = fit(config, model, arrays, num_steps, per_epoch, progress, bar_position)
+        history = training_loop(config, model, arrays, num_steps, per_epoch, progress, bar_position)
         last = history["evals"][-1]  # evaluated at the last step: the run's final numbers
         val_loss, val_acc = last["val_loss"], last["val_accuracy"]
         test_loss, test_acc = (

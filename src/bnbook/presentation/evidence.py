@@ -37,7 +37,7 @@ def book_runs():
     return resolved
 
 
-def seeds_of(resolved, config, seeds=None) -> list[dict]:
+def records_over_seeds(resolved, config, seeds=None) -> list[dict]:
     """`config`'s records for `seeds` (default: every stored seed), by seed."""
     seeds = plan.headline_seeds() if seeds is None else seeds
     return [resolved.records[config.with_seed(s)] for s in seeds
@@ -46,7 +46,7 @@ def seeds_of(resolved, config, seeds=None) -> list[dict]:
 
 def arm_records(resolved, base, batch_norm: bool, **fields) -> list[dict]:
     """The records over seeds of `base` with batch norm on or off and `fields` set."""
-    return seeds_of(resolved, replace(base, batch_norm=batch_norm, **fields))
+    return records_over_seeds(resolved, replace(base, batch_norm=batch_norm, **fields))
 
 
 def points(x: float) -> str:
@@ -146,7 +146,7 @@ def headline(resolved) -> dict:
     for model in ("mlp", "cnn"):
         for name, s in selections(resolved, model).items():
             out[name] = {
-                **summarize(seeds_of(resolved, s.config)),
+                **summarize(records_over_seeds(resolved, s.config)),
                 "is_default": s.config == s.arm.default,
                 "selected": {row["field"]: row["chosen"] for row in s.rows},
                 "selection": s.rows,
@@ -171,7 +171,7 @@ def own_best_rows(resolved, model: str, chosen: dict | None = None) -> tuple[lis
     `chosen`: the arms' `selections`, if already made."""
     rows, arms = [], []
     for s in (chosen or selections(resolved, model)).values():
-        records = seeds_of(resolved, s.config)
+        records = records_over_seeds(resolved, s.config)
         arms.append(records)
         choice = ", ".join(choice_text(r) for r in s.rows)
         label = f"{model.upper()}{' + BN' if s.arm.default.batch_norm else ''}"
@@ -370,8 +370,8 @@ def batch_size_comparisons(resolved) -> list:
     out = []
     for config in plan.batch_size_study()[:: 2 * len(plan.support_seeds())]:
         base = config.with_seed(0)
-        plain = seeds_of(resolved, replace(base, batch_norm=False), plan.support_seeds())
-        bn = seeds_of(resolved, replace(base, batch_norm=True), plan.support_seeds())
+        plain = records_over_seeds(resolved, replace(base, batch_norm=False), plan.support_seeds())
+        bn = records_over_seeds(resolved, replace(base, batch_norm=True), plan.support_seeds())
         out.append(paired(f"MLP: batch norm at batch size {base.batch_size}", ("MLP", "MLP + BN"),
                           plain, bn, "val_accuracy", settings=_settings(base)))  # fmt: skip
     return out
@@ -410,7 +410,8 @@ def grid_rows(resolved) -> list[list]:
 def figure1_facts(resolved) -> dict:
     """The Figure 1 rerun over its seeds, and the landscape test on it and on 4.2's pair."""
     plain, bn = (
-        seeds_of(resolved, c, plan.support_seeds()) for c in plan.both_arms(plan.PAPER_MLP)
+        records_over_seeds(resolved, c, plan.support_seeds())
+        for c in plan.both_arms(plan.PAPER_MLP)
     )
     target = 0.95
 

@@ -201,13 +201,13 @@ def summarize(records: list[dict]) -> dict:
     Runs that never saw the test set (selection, explorations) have test mean and std None.
     """
 
-    def mean_std(values):
+    def mean_and_std(values):
         if None in values:
             return None, None
         return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
-    mean, std = mean_std([r["test_accuracy"] for r in records])
-    val_mean, val_std = mean_std([r["val_accuracy"] for r in records])
+    mean, std = mean_and_std([r["test_accuracy"] for r in records])
+    val_mean, val_std = mean_and_std([r["val_accuracy"] for r in records])
     return {
         "config": {k: v for k, v in records[0]["config"].items() if k != "seed"},
         "profile": records[0]["profile"],

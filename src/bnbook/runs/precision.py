@@ -6,22 +6,10 @@ slower. The choice is part of every config, hence of every cache key. On a
 GPU, the precision follows the GPU (`devices.gpu_precision`).
 """
 
-from pathlib import Path
+from bnbook.runs import cpu
 
 NATIVE_BF16_FLAGS = {"amx_bf16", "avx512_bf16"}
 PRECISION_ORDER = ("float32", "mixed_float16", "mixed_bfloat16")  # most widely supported first
-
-
-def cpu_flags() -> set:
-    """The CPU feature flags of /proc/cpuinfo (empty where there is none)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
 
 
 def best_precision() -> str:
@@ -31,4 +19,4 @@ def best_precision() -> str:
 
     if gpus():  # the least capable GPU decides: every worker runs the same configs
         return min((gpu_precision(g) for g in gpus()), key=PRECISION_ORDER.index)
-    return "mixed_bfloat16" if cpu_flags() & NATIVE_BF16_FLAGS else "float32"
+    return "mixed_bfloat16" if cpu.flags() & NATIVE_BF16_FLAGS else "float32"

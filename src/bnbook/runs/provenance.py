@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 
 from bnbook.paths import PACKAGE_DIR
+from bnbook.runs import cpu
 
 # Distributions whose versions can change a number in the book.
 LIBRARIES = ("tensorflow-cpu", "tensorflow", "keras", "numpy", "matplotlib", "graphviz")
@@ -77,31 +78,21 @@ def digest(obj) -> str:
 KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_bf16")
 
 
-def _cpuinfo() -> str:
-    try:
-        return Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return ""
-
-
-def cpu_model() -> str:
-    """The CPU's model name, as lscpu shows it."""
-    for line in _cpuinfo().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
 # TensorFlow threads of the build's training workers and of the book's kernels (which
 # may train what is missing): one, see tooling.training_pool. Part of every record key.
 TRAIN_THREADS = 1
 THREAD_ENV_VARS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
 
+def threads_env() -> dict:
+    """The environment that gives TensorFlow TRAIN_THREADS threads (set before it starts)."""
+    return dict.fromkeys(THREAD_ENV_VARS, str(TRAIN_THREADS))
+
+
 def default_threads_env() -> None:
     """Give this process (and the kernels it starts) TRAIN_THREADS, unless the user chose."""
-    for name in THREAD_ENV_VARS:
-        os.environ.setdefault(name, str(TRAIN_THREADS))
+    for name, value in threads_env().items():
+        os.environ.setdefault(name, value)
 
 
 def training_threads() -> int:
@@ -125,12 +116,10 @@ def numerics(threads: int | None = None) -> dict:
 
     `threads`: the TensorFlow thread count to key on (default: this process's).
     """
-    from bnbook.runs.precision import cpu_flags
-
     return {
         "threads": threads or training_threads(),
         "onednn": onednn_enabled(),
-        "cpu_kernels": sorted(set(KERNEL_FLAGS) & cpu_flags()),
+        "cpu_kernels": sorted(set(KERNEL_FLAGS) & cpu.flags()),
     }
 
 
@@ -138,7 +127,7 @@ def machine() -> dict:
     """Where a record was made: stored in it, and shown once per results page."""
     versions = library_versions()
     return {
-        "cpu": cpu_model(),
+        "cpu": cpu.model_name(),
         "cores": os.cpu_count(),
         **numerics(),
         "tensorflow": versions.get("tensorflow-cpu") or versions.get("tensorflow"),

@@ -3,12 +3,12 @@
 The project's targets, measured here in one run (`make bench`):
 
 - bn_step_ratio: the book's CNN (plan.CNN) training step with our BatchNorm
-  (default impl, ReLU fused as models.cnn builds it) over the same step
+  (default impl, ReLU in the same layer as models.cnn builds it) over the same step
   without batch norm; target <= 1.06 in float32, <= 1.15 in mixed_bfloat16.
 - keras_bn_step_ratio: the same with keras.layers.BatchNormalization.
 - bn_layers: the CNN's batch-norm layers alone (their input shapes at the
   book's batch size), forward and backward with the ReLU that follows each:
-  ReLU alone, then batch norm + ReLU as two layers and fused into one; a
+  ReLU alone, then batch norm + ReLU as two layers and as one; a
   variant's time minus ReLU's is batch norm's own cost. Also for batch norm
   placed before each pool (bn_layers_before_pool: 4x the values).
 
@@ -39,9 +39,8 @@ from dataclasses import replace
 import numpy as np
 
 from bnbook.networks.pipeline import to_inputs
-from bnbook.runs import plan
+from bnbook.runs import cpu, plan
 from bnbook.runs.data import load_mnist
-from bnbook.runs.precision import cpu_flags
 from bnbook.tooling.bench_bn_layers import measure_bn_layers
 from bnbook.tooling.bench_step_ratios import CNN_NORMS, MLP_NORMS, measure_step_ratios
 
@@ -61,23 +60,6 @@ def bench_precision(default: str) -> str:
             f"{PRECISION_VAR}={precision!r} is not a precision; use one of {PRECISIONS}"
         )
     return precision
-
-
-def cpu_name() -> str:
-    """This CPU's model name, family and model number, and whether it has native bfloat16."""
-    fields = {}
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                key, _, value = line.partition(":")
-                fields.setdefault(key.strip(), value.strip())
-    except OSError:
-        return "unknown CPU"
-    bf16 = sorted(cpu_flags() & {"amx_bf16", "avx512_bf16"}) or ["no native bfloat16"]
-    return (
-        f"{fields.get('model name', 'unknown CPU')} (family {fields.get('cpu family', '?')}, "
-        f"model {fields.get('model', '?')}; {', '.join(bf16)})"
-    )
 
 
 def run(x, y, step_repeats=25, steps_per_repeat=2, precision=None):
@@ -103,7 +85,7 @@ def run(x, y, step_repeats=25, steps_per_repeat=2, precision=None):
         **_bn_layer_results(layers, before_pool),
         "batch_size": cnn_config.batch_size,
         "precision": precision,
-        "cpu": cpu_name(),
+        "cpu": cpu.description(),
         "repeats": {"step": step_repeats},
         "targets": {"bn_step_ratio": BN_STEP_TARGETS[precision]},
     }
@@ -179,7 +161,7 @@ def _bn_layer_lines(result) -> list[str]:
     """The tables of the batch-norm layers alone, where they are and before pooling."""
     lines = []
     before = result["bn_layers_before_pool"]
-    for title, shapes, ms, own, cpu in (
+    for title, shapes, ms, own, cpu_ms in (
         ("", result["bn_layers_shapes"], result["bn_layers_ms"], result["bn_layers_own_ms"],
          result["bn_layers_cpu_ms"]),
         (" if placed before pooling", before["shapes"], before["ms"], before["own_ms"],
@@ -191,7 +173,7 @@ def _bn_layer_lines(result) -> list[str]:
         )
         lines.append(f"{'variant':18s} {'wall ms':>8s} {'own ms':>7s} {'cpu ms':>8s}")
         for name in ms:
-            lines.append(f"{name:18s} {ms[name]:8.2f} {own[name]:7.2f} {cpu[name]:8.2f}")
+            lines.append(f"{name:18s} {ms[name]:8.2f} {own[name]:7.2f} {cpu_ms[name]:8.2f}")
     return lines
 
 

@@ -1,7 +1,7 @@
 """The CNN's batch-norm layers alone: forward and backward with the ReLU that follows each.
 
 At the book's batch size, on random activations of each batch-norm layer's
-input shape: ReLU alone, then batch norm + ReLU as two layers and fused into
+input shape: ReLU alone, then batch norm + ReLU as two layers and in one layer
 one; a variant's time minus ReLU's is batch norm's own cost. Optionally for
 batch norm placed before each pool (4x the values).
 """
@@ -39,7 +39,7 @@ def _relu():
 BN_LAYER_VARIANTS = {
     "relu": lambda: [_relu()],
     "bn_relu": lambda: [BatchNorm(), _relu()],
-    "bn_relu_fused": lambda: [BatchNorm(activation="relu")],
+    "bn_relu_one_layer": lambda: [BatchNorm(activation="relu")],
     "keras_bn_relu": lambda: [keras.layers.BatchNormalization(), _relu()],
 }
 

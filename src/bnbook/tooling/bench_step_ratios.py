@@ -18,8 +18,8 @@ from bnbook.tooling.bench_timing import clock, time_steps
 # Normalization layers compared on the CNN; "no_bn" is the baseline of every ratio.
 CNN_NORMS = {
     "no_bn": None,
-    "ours": BatchNorm,  # default impl, "xla", ReLU fused (models.cnn fuses it)
-    "ours_unfused": partial(BatchNorm, activation=None),  # a separate ReLU layer after it
+    "ours": BatchNorm,  # default impl, "xla", ReLU in the same layer (as models.cnn builds it)
+    "ours_separate_relu": partial(BatchNorm, activation=None),  # a separate ReLU layer after it
     "ours_fused_kernel": partial(BatchNorm, impl="fused_kernel"),
     "ours_ops": partial(BatchNorm, impl="ops"),
     "keras": keras.layers.BatchNormalization,

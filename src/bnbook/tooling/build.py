@@ -26,8 +26,8 @@ from pathlib import Path
 from bnbook.paths import PROJECT_ROOT, remove_leftovers
 from bnbook.runs.devices import default_workers
 from bnbook.runs.profiles import ENV_VAR, PROFILES
-from bnbook.runs.provenance import TRAIN_THREADS  # workers' and kernels' TF threads (in keys)
-from bnbook.tooling import names, training_schedule
+from bnbook.runs.provenance import threads_env  # workers' and kernels' TF threads (in keys)
+from bnbook.tooling import authors, training_schedule
 
 
 def output_root(profile: str) -> Path:
@@ -122,7 +122,7 @@ def kernel_environment() -> dict:
     from bnbook.tooling.sphinx_ext import TRAINED_CODE_ENV_VAR
 
     env = {k: v for k, v in os.environ.items() if k != FORCE_ENV_VAR}
-    env["TF_NUM_INTRAOP_THREADS"] = env["TF_NUM_INTEROP_THREADS"] = str(TRAIN_THREADS)
+    env.update(threads_env())
     env["BNBOOK_RECORDS_DIR"], env["BNBOOK_DATA_DIR"] = str(RECORDS_DIR), str(DATA_DIR)
     # The code the records were trained with: the pages refuse to build on other code.
     env[TRAINED_CODE_ENV_VAR] = source_digest(TRAINING_MODULES)
@@ -227,7 +227,7 @@ def _set_up_process(profile: str, force: bool) -> bool:
 
     force = os.environ.pop(FORCE_ENV_VAR, None) == "1" or force
     os.environ[ENV_VAR] = profile
-    os.environ["TF_NUM_INTRAOP_THREADS"] = os.environ["TF_NUM_INTEROP_THREADS"] = str(TRAIN_THREADS)
+    os.environ.update(threads_env())
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
     return force
 
@@ -259,8 +259,8 @@ def _train_and_build(root: Path, args, builders: list[str], force: bool) -> dict
 
 def _time_report(profile: str, phases: dict, worker: dict, resolved, results: Path) -> dict:
     """The report printed at the end and written to _build/results/timing.json."""
+    from bnbook.runs import cpu
     from bnbook.runs.plan import CHAPTERS, precision
-    from bnbook.runs.provenance import cpu_model
 
     chapters = {}
     for chapter, configs in resolved.chapter_configs().items():
@@ -271,7 +271,7 @@ def _time_report(profile: str, phases: dict, worker: dict, resolved, results: Pa
         }
     report = {
         "profile": profile,
-        "cpu": cpu_model(),
+        "cpu": cpu.model_name(),
         "cores": os.cpu_count(),
         "precision": precision(),
         "phases_s": phases,
@@ -302,7 +302,7 @@ def _print_report(builders, root, report) -> None:
     print(f"Time report: {Path(report['summary_path']).parent / 'timing.json'}")
     if "pdflatex" in builders:
         print(f"PDF book:  {pdf_path(report['profile'])}")
-    warning = names.placeholder_warning(names.book_names())
+    warning = authors.placeholder_warning(authors.book_names())
     if warning:
         print(warning)
 

@@ -19,7 +19,7 @@ In HTML every module gets a page of its own, written into `book/source/` (which
 import ast
 from pathlib import Path
 
-from bnbook.paths import PACKAGE_DIR, PROJECT_ROOT
+from bnbook.paths import PACKAGE_DIR, PROJECT_ROOT, write_atomically
 
 PRINTED_SUBPACKAGES = ("derivations", "networks", "runs")
 ALSO_PRINTED = ("presentation/comparisons.py",)  # the statistics behind every verdict
@@ -134,6 +134,4 @@ def write_module_pages(pages_dir: Path = PAGES_DIR) -> None:
     for name, text in wanted.items():
         target = pages_dir / name
         if not target.exists() or target.read_text() != text:
-            tmp = target.with_suffix(".tmp")
-            tmp.write_text(text)
-            tmp.replace(target)  # atomic: a reader never sees half a page
+            write_atomically(target, lambda f, text=text: f.write(text))  # never half a page

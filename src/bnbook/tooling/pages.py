@@ -3,7 +3,7 @@
 It also makes one fix to the HTML.
 
 - Title page: course, assignment, title, author, collaborator and date. The names
-  come from tooling/names.py (`_config.yml`, overridden by `make book AUTHOR=...
+  come from tooling/authors.py (`_config.yml`, overridden by `make book AUTHOR=...
   COLLABORATOR=...`); the HTML footer shows the collaborator next to the author
   (HTML-escaped: any characters print as typed).
   The date is the build date unless `sphinx.config.today` sets one.
@@ -28,7 +28,7 @@ from sphinx.util import texescape
 from sphinx.util.i18n import format_date
 from sphinx.util.texescape import escape
 
-from bnbook.tooling import listings, names
+from bnbook.tooling import authors, listings
 
 PDF_APPENDIX = "book/appendix_code"
 HTML_APPENDIX = "book/appendix_source"
@@ -80,7 +80,7 @@ def title_page(config) -> str:
 
 
 def _configure(app, config):
-    chosen = names.resolve({"author": config.author, "collaborator": config.bnbook_collaborator})
+    chosen = authors.resolve({"author": config.author, "collaborator": config.bnbook_collaborator})
     config.bnbook_author, config.bnbook_collaborator = chosen["author"], chosen["collaborator"]
     config.author = chosen["author"]
     if chosen["collaborator"]:

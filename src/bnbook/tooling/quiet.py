@@ -127,9 +127,9 @@ def write_pth() -> Path:
         f"import os; p = {here!r}; os.path.exists(p) and "
         f"exec(compile(open(p).read(), p, 'exec'), {{'__name__': 'bnbook_quiet_startup'}})\n"
     )
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(line)
-    tmp.replace(path)
+    from bnbook.paths import write_atomically
+
+    write_atomically(path, lambda f: f.write(line))
     return path
 
 

@@ -43,22 +43,12 @@ def _train_in_worker(config):
 
 def estimated_work(config) -> float:
     """Rough cost of a run (multiply-adds), to start the longest runs first."""
-    from bnbook.networks.architecture import conv_blocks
+    from bnbook.networks.architecture import multiply_adds
     from bnbook.runs.config import total_steps
     from bnbook.runs.profiles import current_profile
 
-    if config.model == "cnn":
-        size, channels, macs = 28, 1, 0
-        for filters, pooled in conv_blocks(config.widths):
-            macs += size * size * channels * filters * 9
-            size, channels = size // 2 if pooled else size, filters
-        fan_in = size * size * channels
-    else:
-        macs, fan_in = 0, 28 * 28
-    for width in (*(config.widths if config.model == "mlp" else config.dense), 10):
-        macs, fan_in = macs + fan_in * width, width
     steps = total_steps(config, current_profile())
-    return steps * (3 * config.batch_size * macs + 1.5e7)  # + per-step overhead
+    return steps * (3 * config.batch_size * multiply_adds(config) + 1.5e7)  # + per-step overhead
 
 
 def stop_workers(pool) -> None:

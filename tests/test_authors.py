@@ -10,35 +10,35 @@ from pathlib import Path
 import pytest
 
 from bnbook.runs import plan
-from bnbook.tooling import build, names, training_schedule
+from bnbook.tooling import authors, build, training_schedule
 from bnbook.tooling.build import PROJECT_ROOT
 
-PLACEHOLDERS = dict(names.PLACEHOLDERS)
+PLACEHOLDERS = dict(authors.PLACEHOLDERS)
 REAL = {"author": "Ada Lovelace", "collaborator": "Charles Babbage"}
 
 
 def test_warning_while_a_name_is_the_placeholder():
-    line = names.placeholder_warning(PLACEHOLDERS)
+    line = authors.placeholder_warning(PLACEHOLDERS)
     assert line and "\n" not in line
     assert 'AUTHOR="..."' in line and 'COLLABORATOR="..."' in line and "_config.yml" in line
-    only_collaborator = names.placeholder_warning({**REAL, "collaborator": ""})
+    only_collaborator = authors.placeholder_warning({**REAL, "collaborator": ""})
     assert 'COLLABORATOR="..."' in only_collaborator and "AUTHOR=" not in only_collaborator.replace(
         "COLLABORATOR=", ""
     )
 
 
 def test_no_warning_when_both_are_set():
-    assert names.placeholder_warning(REAL) is None
+    assert authors.placeholder_warning(REAL) is None
 
 
 def test_the_environment_overrides_the_config():
     env = {"BNBOOK_AUTHOR": "Ada Lovelace", "BNBOOK_COLLABORATOR": ""}
-    assert names.resolve(PLACEHOLDERS, env) == {**PLACEHOLDERS, "author": "Ada Lovelace"}
-    assert names.resolve(PLACEHOLDERS, {}) == PLACEHOLDERS
+    assert authors.resolve(PLACEHOLDERS, env) == {**PLACEHOLDERS, "author": "Ada Lovelace"}
+    assert authors.resolve(PLACEHOLDERS, {}) == PLACEHOLDERS
 
 
 def test_config_yml_holds_the_names():
-    assert set(names.from_config()) == {"author", "collaborator"}
+    assert set(authors.from_config()) == {"author", "collaborator"}
 
 
 TRICKY = ['Ann "Nan" Lee', "Jo$e Smith", 'O"Neil', "Jane <jane@example.edu>",
@@ -81,8 +81,8 @@ def test_make_sets_no_name_unless_asked(tmp_path):
 
 @pytest.mark.parametrize("env, warns", [({}, True), (REAL, False)])
 def test_the_build_ends_with_the_warning_only_while_unset(monkeypatch, capsys, env, warns):
-    monkeypatch.setattr(names, "from_config", lambda: dict(PLACEHOLDERS))
-    for role, variable in names.ENV_VARS.items():
+    monkeypatch.setattr(authors, "from_config", lambda: dict(PLACEHOLDERS))
+    for role, variable in authors.ENV_VARS.items():
         monkeypatch.setenv(variable, env.get(role, ""))
     monkeypatch.setattr(
         training_schedule,
