@@ -37,8 +37,12 @@ def test_the_environment_overrides_the_config():
     assert authors.resolve(PLACEHOLDERS, {}) == PLACEHOLDERS
 
 
-def test_config_yml_holds_the_names():
-    assert set(authors.from_config()) == {"author", "collaborator"}
+def test_the_names_are_read_from_config_yml_and_a_missing_one_is_empty(tmp_path):
+    config = tmp_path / "_config.yml"
+    config.write_text("author: Ada Lovelace\nsphinx:\n  config:\n    bnbook_collaborator: C. B.\n")
+    assert authors.from_config(config) == {"author": "Ada Lovelace", "collaborator": "C. B."}
+    config.write_text("title: no names\n")
+    assert authors.from_config(config) == {"author": "", "collaborator": ""}
 
 
 TRICKY = ['Ann "Nan" Lee', "Jo$e Smith", 'O"Neil', "Jane <jane@example.edu>",
