@@ -127,7 +127,7 @@ print(base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).
 main() {
   install_system_packages
   install_python_packages
-  bash scripts/setup-tools.sh   # GPU build, quiet TensorFlow, Jupyter kernel (issue 13)
+  bash scripts/setup-tools.sh   # GPU build, quiet TensorFlow, Jupyter kernel
   fetch_mnist
   fetch_mathjax
   say "ready"

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from bnbook.runs.records import RecordStore
 from bnbook.tooling.build import output_root
 
 
@@ -62,3 +63,9 @@ def pytest_sessionfinish(session, exitstatus):
     if trained:
         print(f"\nerror: the tests trained {len(trained)} full-profile run(s): {trained[:3]}")
         session.exitstatus = 1
+
+
+@pytest.fixture
+def store(tmp_path):
+    """An empty record store of its own."""
+    return RecordStore(tmp_path / "records")

@@ -1,5 +1,5 @@
 """bnbook.paths.write_atomically: whole or not at all, with the user's permissions, and
-the temporary files of killed writes recognisable (issue 18, item 12)."""
+the temporary files of killed writes recognisable."""
 
 import os
 import subprocess

@@ -1,3 +1,4 @@
-"""How the chapters show results: `plots` (figures), `graph_drawing` (the
-computational graphs), `report` (tables, glue helpers, profile notes) and
-`analysis` (the judgements the text states)."""
+"""How the chapters show results: `evidence` (each section's table, figure data and
+glued facts), `comparisons` (paired differences, t-intervals, verdicts), `analysis`
+(measurements read from records), `plots` (figures), `report` (tables and the profile
+note) and `graph_drawing` (the computational graphs)."""

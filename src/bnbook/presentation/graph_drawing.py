@@ -18,8 +18,8 @@ import graphviz
 
 from bnbook.derivations.graphs import Computation
 
-# The printed page (book/notation.md, _config.yml): a 6.3 in text block; a graph
-# taller than 7 in would leave no room on its page for the text that introduces it.
+# The printed page (_config.yml): graphs are drawn 6.3 in wide, inside the 6.5 in text
+# block; a graph taller than 7 in would leave no room on its page for the text that introduces it.
 PAGE_WIDTH_IN = 6.3
 MAX_HEIGHT_IN = 7.0
 MIN_PRINTED_PT = 7.0
@@ -65,7 +65,7 @@ def draw(comp: Computation, backward: bool = False) -> graphviz.Digraph:
     backward (edges labelled with the gradients sent back, boxes with local derivatives).
 
     Fonts are chosen so that, scaled to fit PAGE_WIDTH_IN x MAX_HEIGHT_IN, every label
-    still prints at MIN_PRINTED_PT or more (tests/test_graphs.py measures it).
+    still prints at MIN_PRINTED_PT or more (tests/derivations/test_graphs.py measures it).
     """
     g = graphviz.Digraph(comp.title, format="svg")
     g.attr(rankdir="TB", size=f"{PAGE_WIDTH_IN},{MAX_HEIGHT_IN}", nodesep="0.2", ranksep="0.1")

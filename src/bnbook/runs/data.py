@@ -1,5 +1,5 @@
 """MNIST, offline and verified: `load_mnist()` (the pipelines that batch it live in
-networks.train; the validation split in runs.split).
+networks.pipeline; the validation split in runs.split).
 
 Sources, in order:
 1. our converted cache `data/mnist.npz` (checked on every load, rebuilt if corrupt);

@@ -1,6 +1,6 @@
 """`python -m bnbook.tooling.build` under bad input and interruptions: one line, a
-non-zero exit status, no traceback (issue 18, item 12); leftovers of killed writes
-are cleaned; a PDF cut short never takes the final name (item 13)."""
+non-zero exit status, no traceback; leftovers of killed writes
+are cleaned; a PDF cut short never takes the final name."""
 
 import fcntl
 import os
@@ -104,7 +104,7 @@ kill -9 $$
 def test_a_pdf_cut_short_never_takes_the_final_name(tmp_path):
     """A two-page book through jupyter-book's pdflatex route with the build's environment:
     with xdvipdfmx killed half-way the build fails and there is no book.pdf; then whole."""
-    from test_authors import tiny_book
+    from tests.tooling.test_authors import tiny_book
 
     book = tmp_path / "book"
     book.mkdir()

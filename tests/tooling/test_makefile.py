@@ -1,5 +1,5 @@
 """The Makefile's own behaviour: bad input is one line and exit status 2 before any
-set-up (issue 18, item 12); `make lab` passes --allow-root only to root (item 11)."""
+set-up; `make lab` passes --allow-root only to root."""
 
 import os
 import signal

@@ -4,10 +4,9 @@ import concurrent.futures
 import threading
 import time
 
-from test_method import fake_record
-
 from bnbook.runs import plan
 from bnbook.tooling import training_pool, training_schedule
+from tests.runs.test_method import fake_record
 
 
 class FakeRuns:

@@ -1,6 +1,6 @@
-"""scripts/setup.sh and scripts/check_venv.py (issue 18, item 9): python3-venv is installed,
+"""scripts/setup.sh and scripts/check_venv.py: python3-venv is installed,
 a half-made .venv is recreated, markers are PEP 508, the GPU swap is accepted; and every
-notebook runs in the kernel set-up registers (item 13)."""
+notebook runs in the kernel set-up registers."""
 
 import json
 import os

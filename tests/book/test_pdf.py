@@ -421,7 +421,7 @@ def printed_figures(latex_dir: Path) -> list[tuple[str, int, float]]:
 
 def test_figure_text_prints_at_7pt_or_more(latex_dir):
     """Every text in every figure, at the size the figure is printed (math scripts aside)."""
-    from figure_text import figure_text, is_script, page_width
+    from tests.book.figure_text import figure_text, is_script, page_width
 
     figures = printed_figures(latex_dir)
     assert len(figures) == len(included_graphics(latex_dir)), "a figure was not logged"
@@ -444,9 +444,9 @@ def test_figure_text_measurement(tmp_path):
 
     matplotlib.use("agg")
     import matplotlib.pyplot as plt
-    from figure_text import figure_text, is_script, page_width
 
     from bnbook.presentation.plots import use_book_style
+    from tests.book.figure_text import figure_text, is_script, page_width
 
     use_book_style()
     fig, ax = plt.subplots(figsize=(4, 3))

@@ -1,19 +1,21 @@
-"""GPU decisions with the device list replaced (no GPU here), the quiet start-up, the bar."""
+"""GPU decisions with the device list replaced (no GPU here), and the precision that follows."""
 
 import subprocess
 import sys
-
-import pytest
 
 from bnbook.runs import cpu, devices, precision
 from bnbook.runs.config import Config
 from bnbook.runs.devices import Gpu
 from bnbook.runs.experiments import record_key
 from bnbook.runs.profiles import PROFILES
-from bnbook.tooling import progress, quiet, workers
+from bnbook.tooling import workers
 
 A100 = Gpu(0, "NVIDIA A100-SXM4-40GB", (8, 0))
+
+
 T4 = Gpu(1, "Tesla T4", (7, 5))
+
+
 K80 = Gpu(0, "Tesla K80", (3, 7))
 
 
@@ -88,73 +90,6 @@ def test_a_gpu_worker_gets_its_environment_before_tensorflow(monkeypatch):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["3", "true", "1"]
     assert workers.configure_worker  # the local pool and Dask workers share it
-
-
-NOISY = [
-    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
-    "I0000 00:00:1795839159.096061   10007 port.cc:153] oneDNN custom operations are on.",
-    "I0000 00:00:1795839159.136706   10007 cpu_feature_guard.cc:227] This TensorFlow binary",
-    "To enable the following instructions: AVX2 AVX512F FMA, in other operations, rebuild "
-    "TensorFlow with the appropriate compiler flags.",
-    "E0000 00:00:1.2 12 cuda_dnn.cc:8310] Unable to register cuDNN factory: Attempting to",
-]
-REAL = [
-    "E0000 00:00:1.2 12 cuda_executor.cc:1] failed call to cuInit: CUDA_ERROR_NO_DEVICE",
-    "Traceback (most recent call last):",
-    "W0000 00:00:1.2 12 op_kernel.cc:1] OP_REQUIRES failed: out of memory",
-]
-
-
-@pytest.mark.parametrize("line", NOISY)
-def test_start_up_notices_are_noise(line):
-    assert quiet.is_noise(line)
-
-
-@pytest.mark.parametrize("line", REAL)
-def test_real_errors_are_not_noise(line):
-    assert not quiet.is_noise(line)
-
-
-def stderr_of(code: str, **env) -> str:
-    import os
-
-    run_env = {k: v for k, v in os.environ.items() if k not in ("VERBOSE", "TF_CPP_MIN_LOG_LEVEL")}
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
-        env={**run_env, **env},
-    )  # fmt: skip
-    return out.stderr
-
-
-def test_tensorflow_imports_quietly_but_real_errors_still_show():
-    code = (
-        "import os, sys\nimport tensorflow\n"
-        "os.write(2, b'E0000 00:00:1.2 12 x.cc:1] a real error\\n')\nprint('py', file=sys.stderr)"
-    )
-    quiet_err = stderr_of(code)
-    assert "oneDNN" not in quiet_err and "absl::InitializeLog" not in quiet_err
-    assert "a real error" in quiet_err and "py" in quiet_err
-    assert "oneDNN" in stderr_of(code, VERBOSE="1")  # what the filter removes, measured here
-
-
-def test_errors_during_the_import_pass_the_filter(capfd):
-    import os
-
-    with quiet.filtered_stderr():
-        os.write(2, b"I0000 00:00:1.2 12 port.cc:153] oneDNN custom operations are on.\n")
-        os.write(2, b"ImportError: a real problem\n")
-    err = capfd.readouterr().err
-    assert err == "ImportError: a real problem\n"
-
-
-def test_time_left_scales_by_work_not_by_runs():
-    assert progress.time_left(10.0, done_work=1.0, total_work=4.0) == 30.0
-    assert progress.time_left(10.0, 0.0, 4.0) is None
-    # 1 of 2 runs done, but 1/4 of the work: between 10 s (by count) and 30 s (by work)
-    assert progress.time_left(10.0, 1.0, 4.0, done_runs=1, total_runs=2) == 20.0
-    with progress.OverallBar([1.0, 3.0], file=open("/dev/null", "w")) as bar:
-        bar.done(1.0)
-        assert bar.bar.n == 1 and bar.done_work == 1.0
 
 
 def test_the_book_names_the_device(monkeypatch):

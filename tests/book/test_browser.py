@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from test_pdf import toc_docnames
 from tornado.websocket import websocket_connect
+
+from tests.book.test_pdf import toc_docnames
 
 pytestmark = pytest.mark.book
 
