@@ -41,3 +41,10 @@ def test_a_runaway_is_measured_on_the_diverged_runs_activations():
         evidence.activation_scale(rec(0, 0.1, spread=(float("nan"), 1.0)), "act_in_2")
     )
     assert "no plain run diverged" in evidence._runaway_sentence(trained, "act_in_2")
+
+
+def test_a_verdict_reads_as_a_predicate_whatever_it_is():
+    assert evidence.effect_phrase("helped", "the plain CNN") == "helped the plain CNN"
+    assert evidence.effect_phrase("hurt", "the plain CNN") == "hurt the plain CNN"
+    phrase = evidence.effect_phrase("within noise", "the plain CNN")
+    assert phrase == "made no difference beyond the seed noise to the plain CNN"

@@ -181,6 +181,14 @@ def own_best_rows(resolved, model: str, chosen: dict | None = None) -> tuple[lis
     return rows, c
 
 
+def effect_phrase(verdict: str, subject: str) -> str:
+    """A verdict as the predicate of a sentence: "helped the plain CNN", "made no
+    difference beyond the seed noise to the plain CNN"."""
+    if verdict == "within noise":
+        return f"made no difference beyond the seed noise to {subject}"
+    return f"{verdict} {subject}"
+
+
 def selection_facts(resolved, model: str, prefix: str) -> dict:
     """Glued: the noise margin per arm and whether each arm kept its default."""
     facts, chosen = {}, selections(resolved, model)
@@ -295,6 +303,9 @@ def cnn_facts(resolved) -> dict:
         if key:
             facts[f"p43_{key}_diff"] = interval_text(c)
             facts[f"p43_{key}_verdict"] = c.verdict
+    subjects = {"shift_plain": "the plain CNN", "shift_bn": "the CNN with batch norm"}
+    for key, subject in subjects.items():
+        facts[f"p43_{key}_effect"] = effect_phrase(facts[f"p43_{key}_verdict"], subject)
     shifted = [arm_records(resolved, cnn_base(2), bn) for bn in (False, True)]
     facts["p43_plain_shift_acc"] = mean_sd([r["test_accuracy"] for r in shifted[0]])
     facts["p43_bn_shift_acc"] = mean_sd([r["test_accuracy"] for r in shifted[1]])
