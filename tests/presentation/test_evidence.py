@@ -48,3 +48,10 @@ def test_a_verdict_reads_as_a_predicate_whatever_it_is():
     assert evidence.effect_phrase("hurt", "the plain CNN") == "hurt the plain CNN"
     phrase = evidence.effect_phrase("within noise", "the plain CNN")
     assert phrase == "made no difference beyond the seed noise to the plain CNN"
+
+
+def test_points_show_the_sign_of_an_end_that_rounds_to_zero():
+    assert evidence.points(0.0123) == "+1.23"
+    assert evidence.points(-0.00004) == "-0.004"
+    assert evidence.points(0.00004) == "+0.004"
+    assert evidence.points(0.0) == "0.00"

@@ -50,8 +50,13 @@ def arm_records(resolved, base, batch_norm: bool, **fields) -> list[dict]:
 
 
 def points(x: float) -> str:
-    """A difference of accuracies (a fraction) in percentage points, signed, 2 decimals."""
-    return f"{100 * x:+.2f}"
+    """A difference of accuracies (a fraction) in percentage points, signed, 2 decimals;
+    3 where 2 would print a non-zero value as "+0.00" or "-0.00" (an interval's end that
+    close to 0 decides its verdict, so its sign must show)."""
+    shown = f"{100 * x:+.2f}"
+    if shown in ("+0.00", "-0.00") and x != 0:
+        return f"{100 * x:+.3f}"
+    return "0.00" if x == 0 else shown
 
 
 def interval_text(c) -> str:
