@@ -189,9 +189,9 @@ def accuracy_table(see: dict[str, str] | None = None) -> Markdown:
         c = found[name]
         low, high = (evidence.points(x) for x in c.ci95)
         row = [label, pairs[net]["without"]["text"], pairs[net]["with"]["text"],
-               f"{evidence.points(c.mean_difference)} ({low} to {high}): {c.verdict}"]  # fmt: skip
+               evidence.points(c.mean_difference), f"{low} to {high}", c.verdict]  # fmt: skip
         rows.append(row + ([see[net]] if see else []))
-    headers = ["network", "without batch norm", "with batch norm", "difference, points (95% CI)"]
+    headers = ["network", "without BN", "with BN", "difference (points)", "95% CI", "verdict"]
     headers += ["shown in"] if see else []
     profile = current_profile().name
     note = (
