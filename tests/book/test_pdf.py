@@ -158,7 +158,7 @@ def answer_modules() -> list[Path]:
     package = PROJECT_ROOT / "src" / "bnbook"
     found = [p for sub in ("derivations", "networks", "runs") for p in (package / sub).glob("*.py")]
     found.append(package / "presentation" / "comparisons.py")
-    machinery = ("experiments", "records", "provenance", "resolution", "profiles", "precision",
+    machinery = ("experiments", "records", "provenance", "resolution", "profiles", "precision", "cpu",
                  "devices", "data", "mnist_wheel")  # fmt: skip
     return sorted(p for p in found if p.stem not in machinery)
 

@@ -176,7 +176,8 @@ def accuracy_table(see: dict[str, str] | None = None) -> Markdown:
     """Problem 4's answer: test accuracy (mean ± std over seeds) without and with batch
     norm at the matched settings, and the paired difference with its interval.
 
-    `see` maps a network ("mlp", "cnn") to MyST text for a last column.
+    `see` maps a network ("mlp", "cnn") to MyST text naming where it is shown (a sentence
+    under the table: a column of links would squeeze the numbers in print).
     """
     from bnbook.presentation import evidence
 
@@ -190,9 +191,8 @@ def accuracy_table(see: dict[str, str] | None = None) -> Markdown:
         low, high = (evidence.points(x) for x in c.ci95)
         row = [label, pairs[net]["without"]["text"], pairs[net]["with"]["text"],
                evidence.points(c.mean_difference), f"{low} to {high}", c.verdict]  # fmt: skip
-        rows.append(row + ([see[net]] if see else []))
+        rows.append(row)
     headers = ["network", "without BN", "with BN", "difference (points)", "95% CI", "verdict"]
-    headers += ["shown in"] if see else []
     profile = current_profile().name
     note = (
         f"Test accuracy, mean ± sample standard deviation over seeds "
@@ -201,4 +201,6 @@ def accuracy_table(see: dict[str, str] | None = None) -> Markdown:
         f"end of each run ({profile} profile"
         f"{': tiny subsets, not results' if profile == 'smoke' else ''})."
     )
+    if see:
+        note += " Derived and plotted in: " + "; ".join(f"{nets[n][0]}, {see[n]}" for n in nets) + "."
     return Markdown(markdown_table(headers, rows).data + "\n\n" + note)

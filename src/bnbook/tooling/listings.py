@@ -31,6 +31,7 @@ NOT_PRINTED = (  # the records cache, the machine decisions, the data sources (s
     "runs/provenance.py",
     "runs/profiles.py",
     "runs/precision.py",
+    "runs/cpu.py",
     "runs/devices.py",
     "runs/mnist_wheel.py",
 )
