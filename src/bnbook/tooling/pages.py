@@ -14,12 +14,15 @@ It also makes one fix to the HTML.
   myst-nb) and left out of every other format: the printed book shows no plumbing.
 - PDF and HTML read different tables of contents (`--toc _toc_pdf.yml`), so each toc
   keeps its own Sphinx environment; shared, each build would re-read every page.
+- HTML: each figure's SVG (graphs, plots) links to itself, so a phone opens it full
+  size on a tap instead of showing labels a few pixels high.
 - HTML: sphinx-thebe 0.3.1 registers its inline configuration script twice, and the
   second `const THEBE_JS_URL` is a SyntaxError in every page's console; each page
   gets each script once. With an empty localStorage the theme logs "invalid theme
   mode" unless `html_context.default_mode` is set (done in `_config.yml`).
 """
 
+import re
 from pathlib import Path
 
 import markupsafe
@@ -126,6 +129,28 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
     context["script_files"][:] = unique
 
 
+FIGURE_SVG = re.compile(  # a figure's opening, then its <img> of an SVG
+    r'(<figure\b(?:(?!</figure>).)*?)(<img\b[^>]*?src="([^"]+\.svg)"[^>]*>)', re.S
+)
+
+
+def link_figure_svgs(body: str) -> str:
+    """Wrap each figure's SVG image in a link to the SVG (unless it is linked already)."""
+
+    def wrap(match: re.Match) -> str:
+        before, img, src = match.groups()
+        if before.rstrip().endswith(">") and re.search(r"<a\b[^>]*>\s*$", before):
+            return match[0]
+        return f'{before}<a class="bnbook-full-size" href="{src}" title="full size">{img}</a>'
+
+    return FIGURE_SVG.sub(wrap, body)
+
+
+def _link_figures(app, pagename, templatename, context, doctree):
+    if context.get("body"):
+        context["body"] = link_figure_svgs(context["body"])
+
+
 def _escape_author(app, pagename, templatename, context, doctree):
     """The theme prints `author` into every page's footer as it is (Sphinx's Jinja does
     not escape): `Jane <jane@example.edu>` would lose the address, `<img onerror=...>`
@@ -145,4 +170,5 @@ def setup(app):
     # Early: a theme handler returns a value, which ends Sphinx's emit_firstresult chain.
     app.connect("html-page-context", _dedupe_scripts, priority=100)
     app.connect("html-page-context", _escape_author, priority=900)
+    app.connect("html-page-context", _link_figures)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
