@@ -153,25 +153,6 @@ def selection_table(selections: dict) -> Markdown:
     return markdown_table(headers, rows)
 
 
-def arms_table(arms: dict) -> Markdown:
-    """One row per arm: its learning rate, validation and test accuracy (mean ± std).
-
-    `arms`: {label: summary of experiments.summarize}.
-    """
-    rows = [
-        [
-            label,
-            f"{s['config']['lr']:g}",
-            f"{100 * s['val_mean']:.2f} ± {100 * s['val_std']:.2f}%",
-            mean_std(s),
-            ", ".join(percent(acc) for acc in s["seeds"].values()),
-        ]
-        for label, s in arms.items()
-    ]
-    headers = ["arm", "learning rate", "validation", "test", "test per seed"]
-    return markdown_table(headers, rows)
-
-
 def accuracy_table(see: dict[str, str] | None = None) -> Markdown:
     """Problem 4's answer: test accuracy (mean ± std over seeds) without and with batch
     norm at the matched settings, and the paired difference with its interval.

@@ -11,7 +11,8 @@ It also makes one fix to the HTML.
   listings of the modules that compute answers; the HTML index `book/appendix_source`
   gets a table of every module, each with a page of its own written at start-up.
 - Cells tagged `hide-input`, `hide-output` or `hide-cell` are collapsed in HTML (by
-  myst-nb) and left out of every other format: the printed book shows no plumbing.
+  myst-nb) and left out of every other format (tooling/print_tags.py, the rule
+  `make notebook-pdf` follows too): the printed book shows no plumbing.
 - PDF and HTML read different tables of contents (`--toc _toc_pdf.yml`), so each toc
   keeps its own Sphinx environment; shared, each build would re-read every page.
 - HTML: each figure's SVG (graphs, plots) links to itself, so a phone opens it full
@@ -31,11 +32,11 @@ from sphinx.util import texescape
 from sphinx.util.i18n import format_date
 from sphinx.util.texescape import escape
 
-from bnbook.tooling import listings, names
+from bnbook.tooling import listings, names, print_tags
 
 PDF_APPENDIX = "book/appendix_code"
 HTML_APPENDIX = "book/appendix_source"
-HIDDEN_IN_PRINT = {"input": ("cell_code_source",), "output": ("cell_code_output",)}
+CELL_PARTS = {"input": "cell_code_source", "output": "cell_code_output"}  # myst-nb's nodes
 
 
 def _add_listings(app, docname, source):
@@ -101,18 +102,18 @@ def _configure(app, config):
 
 
 def _hide_in_print(app, doctree, docname):
-    """Leave out of non-HTML output what HTML collapses (myst-nb's hide-* tags)."""
+    """Leave out of non-HTML output what print_tags says print leaves out."""
     if app.builder.format == "html":
         return
     for cell in list(doctree.findall(nodes.container)):
-        mode = cell.get("hide_mode")
-        if cell.get("nb_element") != "cell_code" or not mode:
+        if cell.get("nb_element") != "cell_code":
             continue
-        if mode in ("all", "input+output"):
+        parts = print_tags.parts_left_out(cell.get("cell_metadata", {}).get("tags"))
+        if parts == {"input", "output"}:
             cell.parent.remove(cell)
             continue
         for child in list(cell.children):
-            if child.get("nb_element") in HIDDEN_IN_PRINT[mode]:
+            if child.get("nb_element") in {CELL_PARTS[part] for part in parts}:
                 cell.remove(child)
 
 
