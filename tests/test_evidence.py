@@ -41,3 +41,14 @@ def test_a_runaway_is_measured_on_the_diverged_runs_activations():
         evidence.activation_scale(rec(0, 0.1, spread=(float("nan"), 1.0)), "act_in_2")
     )
     assert "no plain run diverged" in evidence._runaway_sentence(trained, "act_in_2")
+
+
+def test_class_balance_counts_and_shares_each_digit():
+    import numpy as np
+
+    from bnbook.presentation.report import class_balance
+
+    rows = class_balance(np.array([0, 0, 1, 9]), np.array([1, 1]))
+    assert rows[0] == [0, 2, "50.00%", 0, "0.00%"]
+    assert rows[1] == [1, 1, "25.00%", 2, "100.00%"]
+    assert rows[-1] == ["total", 4, "100.00%", 2, "100.00%"] and len(rows) == 11

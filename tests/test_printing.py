@@ -76,3 +76,20 @@ def test_a_cell_that_only_shows_a_table_is_recognised():
 
     assert only_displays("table") and only_displays("arms_table(runs)")
     assert not only_displays("table = make()\ntable") and not only_displays("draw(graph)")
+
+
+MAX_CELL_LINES = 10  # a chapter's cell calls and glues; logic lives in the library
+
+
+def test_no_chapter_cell_is_long():
+    import json
+
+    from bnbook.paths import PROJECT_ROOT
+
+    long = []
+    for path in sorted((PROJECT_ROOT / "notebooks").glob("0*.ipynb")):
+        for index, cell in enumerate(json.loads(path.read_text())["cells"]):
+            lines = [line for line in "".join(cell["source"]).splitlines() if line.strip()]
+            if cell["cell_type"] == "code" and len(lines) > MAX_CELL_LINES:
+                long.append(f"{path.name} cell {index}: {len(lines)} lines")
+    assert not long, long

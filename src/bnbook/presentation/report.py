@@ -2,6 +2,7 @@
 
 import time
 
+import numpy as np
 from IPython.display import Markdown
 
 from bnbook import tables
@@ -88,6 +89,16 @@ def glue_facts(facts: dict) -> None:
 def markdown_table(headers: list[str], rows: list[list]) -> Markdown:
     """A Markdown table (renders in HTML and in the LaTeX/PDF book)."""
     return Markdown(tables.markdown(headers, rows))
+
+
+def class_balance(y_train: np.ndarray, y_test: np.ndarray) -> list[list]:
+    """Per digit (and in total): its count and share in the training and the test labels."""
+    counts = [np.bincount(y, minlength=10) for y in (y_train, y_test)]
+    rows = [[d] + [cell for c in counts for cell in (c[d], f"{c[d] / c.sum():.2%}")]
+            for d in range(10)]  # fmt: skip
+    return rows + [
+        ["total"] + [cell for c in counts for cell in (c.sum(), f"{(c / c.sum()).sum():.2%}")]
+    ]
 
 
 def percent(x: float | None) -> str:

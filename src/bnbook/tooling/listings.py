@@ -2,15 +2,15 @@
 
 The printed submission carries the code that computes answers, which is what the
 package layout groups together: `derivations` (Problems 1-3 and their checks),
-`networks` (the batch-norm layer, the models, the training loop) and `runs` (the
-experiment configurations, their selection on validation, the split and data
-loading), and of `presentation` the statistics every claim about batch norm rests
-on (`comparisons`: paired differences, t-intervals, verdicts). Of `runs`, the
-records cache (store, keys, digests, resolving the plan against it), the machine
-decisions (profiles, precision, devices) and the MNIST sources and their verification are machinery,
-not the experiment, so they join the rest of `presentation` and `tooling`
-(plots, the chapters' facts, graph drawing, tables, build, benchmarks, Sphinx
-extensions): named in a table in the PDF, printed in the HTML book only.
+`networks` (the batch-norm layer, the models, the training loop), `runs` (the
+experiment configurations, their selection on validation, the split) and
+`presentation` (the paired statistics, the chapters' facts and tables, the figures
+and graph drawing), with the one table writer (`tables`). Of `runs`, the records
+cache (store, keys, digests, resolving the plan against it), the machine decisions
+(profiles, precision, devices) and the MNIST sources and their verification are
+machinery, not the experiment, so they join `tooling` (build, benchmarks, Sphinx
+extensions) and the exercises: named in a table in the PDF, printed in the HTML book.
+tests/test_pdf.py checks that this covers every module the chapters compute with.
 
 In HTML every module gets a page of its own, written into `book/source/` (which
 `_toc.yml` globs) when the book is built, so a new module is never missing. The PDF
@@ -57,10 +57,17 @@ def relative(path: Path) -> str:
 
 
 def is_printed(path: Path) -> bool:
-    """True for the modules the PDF prints (see the module docstring)."""
+    """True for the modules the PDF prints (see the module docstring); a module that is
+    only a docstring (a package's `__init__.py`) is named, not printed."""
     name = relative(path)
     in_printed = name.split("/")[0] in PRINTED_SUBPACKAGES or name in ALSO_PRINTED
-    return in_printed and name not in NOT_PRINTED
+    return in_printed and name not in NOT_PRINTED and has_code(path)
+
+
+def has_code(path: Path) -> bool:
+    """Whether a module has any statement besides its docstring."""
+    body = ast.parse(path.read_text()).body
+    return len(body) > (1 if ast.get_docstring(ast.Module(body=body)) is not None else 0)
 
 
 def purpose(path: Path) -> str:
@@ -176,12 +183,13 @@ def printed_appendix() -> str:
     others = [p for p in modules if not is_printed(p)]
     parts = [listing(p, "##", print_copy(p).relative_to(PROJECT_ROOT / "book").as_posix())
              for p in printed]  # fmt: skip
+    entries = "; ".join(f"`{relative(p)}`: {purpose(p).rstrip('.')}" for p in others)
     parts.append(
         "\n## The other modules\n\n"
-        "They build the book, store and key the cache, and draw the tables and figures; "
-        "they answer nothing, and the HTML book prints them:\n\n"
+        "They build the book, store and key the cache and check the exercises; they answer "
+        "nothing, and the HTML book prints them (module in `src/bnbook/`: purpose):\n\n"
         "```{raw} latex\n\\begingroup\\footnotesize\n```\n\n"
-        "```{table}\n:class: longtable\n:widths: 3 5\n\n" + module_table(others) + "```\n\n"
+        f"{entries}.\n\n"
         "```{raw} latex\n\\endgroup\n```\n"
     )
     return "".join(parts)
