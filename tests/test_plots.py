@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from bnbook.paths import PROJECT_ROOT  # noqa: E402
 from bnbook.presentation import plots  # noqa: E402
+from bnbook.tooling import figure_check  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -29,18 +30,21 @@ def test_series_problems_finds_unlabelled_series_and_hue_only_pairs():
     ax.plot([1, 2], [2, 3], color="#2b5f9a", label="b")  # same dash, nearly the same grey
     ax.plot([1, 2], [0, 1], color="black", linestyle=":")  # no legend entry
     ax.legend()
-    problems = plots.series_problems(fig)
+    problems = figure_check.series_problems(fig)
     assert any("no legend entry" in p for p in problems), problems
     assert any("'a' and 'b' differ in hue only" in p for p in problems), problems
-    with pytest.raises(plots.FigureProblem):
-        plots.checked(fig)
+    with pytest.raises(figure_check.FigureProblem):
+        figure_check.checked(fig)
 
 
 def test_the_arm_palette_survives_greyscale():
     """Without and with batch norm: different dashes and markers, and greys far apart."""
     plain, bn = plots.style(False), plots.style(True)
     assert plain["linestyle"] != bn["linestyle"] and plots.marker(False) != plots.marker(True)
-    assert abs(plots.grey(plain["color"]) - plots.grey(bn["color"])) >= plots.MIN_GREY_STEP
+    assert (
+        abs(figure_check.grey(plain["color"]) - figure_check.grey(bn["color"]))
+        >= figure_check.MIN_GREY_STEP
+    )
 
 
 def sweep_record(lr, batch_norm, seed, loss):
