@@ -119,7 +119,7 @@ def sweep_curves(records: list[dict], tail: int = 50):
     off: the median over seeds, each seed as a small dot (a diverged run's loss is not
     finite: it is drawn at the top of the panel, marked x)."""
     # 6.4 in wide: printed at its own size, so no text shrinks below the style's 8 pt.
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(6.4, 3.4))
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(6.4, 3.8))
     top = 1e2
     for batch_norm in (False, True):
         runs = [r for r in records if r["config"]["batch_norm"] == batch_norm]
@@ -145,11 +145,15 @@ def sweep_curves(records: list[dict], tail: int = 50):
     for ax in (ax_loss, ax_acc):
         ax.set_xscale("log")
         ax.set_xlabel("learning rate (plain SGD)")
-        legend_once(ax)
     ax_loss.set_yscale("log")
     ax_loss.set_ylabel(f"training loss,\nlast {tail} steps (nats)")
     ax_acc.set_ylabel(f"validation accuracy (%)\nafter {records[0]['steps']} steps")
-    fig.tight_layout()
+    # One legend for both panels, under them: in a panel it hid the "diverged" note.
+    shown = {}
+    for ax in (ax_loss, ax_acc):
+        shown.update(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
+    fig.legend(shown.values(), shown.keys(), loc="lower center", ncol=3, fontsize=8)
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
     return checked(fig)
 
 
