@@ -6,6 +6,7 @@ import re
 from nbconvert.preprocessors import Preprocessor
 
 from bnbook.tooling.authors import book_names
+from bnbook.tooling.print_tags import parts_left_out
 
 c = get_config()  # noqa: F821
 c.SVG2PDFPreprocessor.command = ["rsvg-convert", "-f", "pdf", "-o", "{to_filename}", "{from_filename}"]
@@ -16,8 +17,6 @@ c.TemplateExporter.exclude_output_prompt = True
 c.LatexExporter.extra_template_basedirs = ["book/latex"]
 c.LatexExporter.template_name = "chapter"
 
-HIDE = {"cell": {"remove-cell", "hide-cell"}, "input": {"remove-input", "hide-input"},
-        "output": {"remove-output", "hide-output"}}  # fmt: skip
 GLUE = re.compile(r"\{glue(?::text|:any)?\}`([\w.-]+)(?::([^`]*))?`")
 
 
@@ -35,16 +34,16 @@ class PrintedChapter(Preprocessor):
                     glued[name] = output["data"]["text/plain"].strip("'\"")
         kept = []
         for cell in nb.cells:
-            tags = set(cell.get("metadata", {}).get("tags", []))
-            if tags & HIDE["cell"]:
+            left_out = parts_left_out(cell.get("metadata", {}).get("tags"))
+            if left_out == {"input", "output"}:
                 continue
             if cell.cell_type == "code":
-                if tags & HIDE["input"]:
+                if "input" in left_out:
                     cell.transient = {"remove_source": True}
-                if tags & HIDE["output"]:
+                if "output" in left_out:
                     cell.outputs = []
                 cell.outputs = [o for o in cell.outputs if o.get("name") != "stderr"]
-                if not cell.outputs and tags & HIDE["input"]:
+                if not cell.outputs and "input" in left_out:
                     continue
             elif cell.cell_type == "markdown":
                 cell.source = GLUE.sub(lambda m: _format(glued, m[1], m[2]), cell.source)

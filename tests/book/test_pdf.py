@@ -150,17 +150,61 @@ def test_every_chapter_title_is_in_the_pdf(pages):
             assert letters_and_digits(piece) in text, f"{docname}: title {piece!r} not in PDF"
 
 
+def imported_modules(source: str, package: str = "") -> set[str]:
+    """The bnbook modules (dotted, without 'bnbook.') a piece of code imports;
+    `package`: the importing module's package, for relative imports."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(filter(None, [package, base]))
+            elif not base.startswith("bnbook"):
+                continue
+            base = base.removeprefix("bnbook").lstrip(".")
+            for alias in node.names:  # `from bnbook.presentation import plots` imports a module
+                found.add(f"{base}.{alias.name}".lstrip("."))
+                found.add(base)
+        elif isinstance(node, ast.Import):
+            found |= {
+                a.name.removeprefix("bnbook.") for a in node.names if a.name.startswith("bnbook.")
+            }
+    package_dir = PROJECT_ROOT / "src" / "bnbook"
+    return {m for m in found if m and (package_dir / f"{m.replace('.', '/')}.py").is_file()}
+
+
+def chapter_modules() -> list[Path]:
+    """Every module the PDF's chapters compute with: what their code cells import, and
+    what those modules import in turn, short of the machinery the appendix only names
+    (listings.NOT_PRINTED: the records cache, the machine, the data sources; tooling)."""
+    from bnbook.tooling import listings
+
+    package_dir = PROJECT_ROOT / "src" / "bnbook"
+    todo = set()
+    for docname in pdf_docnames():
+        if source_path(docname).suffix == ".ipynb":
+            cells = json.loads(source_path(docname).read_text())["cells"]
+            todo |= imported_modules("\n".join("".join(c["source"]) for c in cells
+                                               if c["cell_type"] == "code"))  # fmt: skip
+    seen = set()
+    while todo:
+        module = todo.pop()
+        path = package_dir / f"{module.replace('.', '/')}.py"
+        name = listings.relative(path)
+        if module in seen or name in listings.NOT_PRINTED or name.startswith("tooling/"):
+            continue
+        seen.add(module)
+        todo |= imported_modules(path.read_text(), module.rpartition(".")[0])
+    return sorted(package_dir / f"{m.replace('.', '/')}.py" for m in seen)
+
+
 def answer_modules() -> list[Path]:
-    """What the PDF appendix must print, from the package layout: every module of
-    derivations/, networks/ and runs/ and the paired statistics (presentation/comparisons),
-    except the records cache (experiments, records, provenance, resolution), the machine
-    decisions (profiles, precision, devices) and the data sources (data, mnist_wheel)."""
-    package = PROJECT_ROOT / "src" / "bnbook"
-    found = [p for sub in ("derivations", "networks", "runs") for p in (package / sub).glob("*.py")]
-    found.append(package / "presentation" / "comparisons.py")
-    machinery = ("experiments", "records", "provenance", "resolution", "profiles", "precision", "cpu",
-                 "devices", "data", "mnist_wheel")  # fmt: skip
-    return sorted(p for p in found if p.stem not in machinery)
+    """What the PDF appendix prints: listings.is_printed."""
+    from bnbook.tooling import listings
+
+    return sorted(p for p in listings.package_modules() if listings.is_printed(p))
 
 
 def appendix_listings(latex_dir: Path) -> list[str]:
@@ -169,6 +213,29 @@ def appendix_listings(latex_dir: Path) -> list[str]:
     appendix = tex[tex.index("\\chapter{Appendix") :]
     headings = re.findall(r"\\section\{.*?(src/bnbook/[\w/\\]+?\.py)", appendix)
     return [h.replace("\\_", "_").replace("\\", "") for h in headings]
+
+
+def test_every_module_the_chapters_compute_with_is_printed():
+    """Derived from the chapters' imports: a module they use that the appendix does not
+    print would be a number or figure the grader cannot check."""
+    required = chapter_modules()
+    assert any(p.name == "evidence.py" for p in required), "the imports were not followed"
+    missing = sorted(set(required) - set(answer_modules()))
+    assert not missing, f"the chapters compute with unprinted modules: {missing}"
+
+
+def test_no_reference_to_an_unprinted_file(pages, appendix_pages):
+    """A file the text names (`something.py`) is one the grader can read in the appendix."""
+    from bnbook.tooling import listings
+
+    printed = {listings.relative(p) for p in answer_modules()}
+    problems = []
+    for index in range(appendix_pages.start):
+        for name in re.findall(r"[\w./-]+\.py\b", pages[index]):
+            module = name.removeprefix("src/").removeprefix("bnbook/")
+            if module not in printed:
+                problems.append(f"page {index + 1}: {name}")
+    assert not problems, "the text names files the PDF does not print:\n" + "\n".join(problems)
 
 
 def test_appendix_prints_exactly_the_answer_computing_modules(latex_dir, pages, appendix_pages):
@@ -466,18 +533,31 @@ def test_figure_text_measurement(tmp_path):
 # ---------------------------------------------------------------- printed code
 
 PLUMBING = ("glue(", "getsource", "display(", "use_book_style", "profile_note", "set_matplotlib")
-HIDDEN_INPUT = {"remove-input", "remove_input", "remove-cell", "remove_cell", "hide-input",
-                "hide-cell"}  # fmt: skip
 
 
 def printed_cells(docname: str) -> list[str]:
-    """The source of every code cell whose input the PDF shows."""
+    """The source of every code cell whose input the PDF shows (tooling/print_tags)."""
+    from bnbook.tooling.print_tags import parts_left_out
+
     cells = json.loads(source_path(docname).read_text())["cells"]
     return [
         "".join(c["source"])
         for c in cells
-        if c["cell_type"] == "code" and not HIDDEN_INPUT & set(c["metadata"].get("tags", []))
+        if c["cell_type"] == "code" and "input" not in parts_left_out(c["metadata"].get("tags"))
     ]
+
+
+def only_displays(source: str) -> bool:
+    """A cell whose one statement shows a value or a table: `table`, `arms_table(...)`."""
+    import ast
+
+    body = ast.parse(source).body
+    if len(body) != 1 or not isinstance(body[0], ast.Expr):
+        return False
+    value = body[0].value
+    if isinstance(value, (ast.Name, ast.Attribute)):
+        return True
+    return isinstance(value, ast.Call) and ast.unparse(value.func).endswith("table")
 
 
 def cell_kind(source: str, project_names: set[str]) -> str | None:
@@ -521,6 +601,8 @@ def test_printed_cells_are_only_of_allowed_kinds():
             plumbing = [token for token in PLUMBING if token in source]
             if plumbing:
                 problems.append(f"{docname}: prints {plumbing} in the cell {first!r}")
+            elif only_displays(source):
+                problems.append(f"{docname}: prints a cell that only shows its output: {first!r}")
             elif cell_kind(source, project) is None:
                 problems.append(f"{docname}: prints a cell that computes nothing: {first!r}")
     assert not problems, "cells to tag remove-input/hide-input:\n" + "\n".join(problems)

@@ -133,3 +133,14 @@ def test_batchnorm_worked_example_by_hand():
     assert rows["… from μ"][1] == ", ".join([f"{-2 / np.sqrt(14 / 3 + 1e-5) * 1 / 3:.4g}"] * 3)
     assert example.vs_compact <= 1e-12 and example.sum_dx <= 1e-12
     assert "| y | " in example._repr_markdown_() and "<td>σ²</td>" in example._repr_html_()
+
+
+def test_check_cases_is_the_loop_over_cases_in_order():
+    cases = {"m=1": (1, 5, 0.0), "m=4": (4, 5, 0.0)}
+    looped = {}
+    rng = np.random.default_rng(0)
+    for name, case in cases.items():
+        looped[name] = gradcheck.check_softmax_cross_entropy(*random_softmax_inputs(rng, *case))
+    table = gradcheck.check_cases(gradcheck.check_softmax_cross_entropy, random_softmax_inputs,
+                                  np.random.default_rng(0), cases)  # fmt: skip
+    assert table.rows == gradcheck.stack_tables(looped).rows

@@ -55,3 +55,14 @@ def test_points_show_the_sign_of_an_end_that_rounds_to_zero():
     assert evidence.points(-0.00004) == "-0.004"
     assert evidence.points(0.00004) == "+0.004"
     assert evidence.points(0.0) == "0.00"
+
+
+def test_class_balance_counts_and_shares_each_digit():
+    import numpy as np
+
+    from bnbook.presentation.report import class_balance
+
+    rows = class_balance(np.array([0, 0, 1, 9]), np.array([1, 1]))
+    assert rows[0] == [0, 2, "50.00%", 0, "0.00%"]
+    assert rows[1] == [1, 1, "25.00%", 2, "100.00%"]
+    assert rows[-1] == ["total", 4, "100.00%", 2, "100.00%"] and len(rows) == 11

@@ -112,6 +112,11 @@ def stack_tables(cases: dict[str, GradientTable]) -> GradientTable:
     return GradientTable([{"case": case, **row} for case, t in cases.items() for row in t.rows])
 
 
+def check_cases(check, make_inputs, rng: np.random.Generator, cases: dict) -> GradientTable:
+    """`check(*make_inputs(rng, *case))` for each named case, in order, as one table."""
+    return stack_tables({name: check(*make_inputs(rng, *case)) for name, case in cases.items()})
+
+
 def gradient_table(
     ours: dict[str, np.ndarray], autodiff_grads: dict[str, np.ndarray], numerical: dict
 ) -> GradientTable:

@@ -5,6 +5,7 @@ import numpy as np
 
 from bnbook.networks.probes import PROBE_PERCENTILES
 from bnbook.presentation.analysis import landscape_series, percentile_series
+from bnbook.tooling.figure_check import checked
 
 # Colour-blind-safe colours that also separate in greyscale (dark vs light), plus dashes.
 COLORS = {"plain": "#1b4f8a", "bn": "#e08a1e"}
@@ -87,7 +88,8 @@ def loss_curves(runs: dict, window: int = 50, ax=None, title: str | None = None)
 
     `runs`: {label: (batch_norm, [record per seed])}.
     """
-    if ax is None:
+    alone = ax is None  # a figure of its own: checked here
+    if alone:
         _, ax = plt.subplots()
     for label, (batch_norm, records) in runs.items():
         s = style(batch_norm)
@@ -107,6 +109,8 @@ def loss_curves(runs: dict, window: int = 50, ax=None, title: str | None = None)
     if title:
         ax.set_title(title)
     ax.legend(fontsize=8)
+    if alone:
+        checked(ax.figure)
     return ax
 
 
@@ -115,7 +119,7 @@ def sweep_curves(records: list[dict], tail: int = 50):
     off: the median over seeds, each seed as a small dot (a diverged run's loss is not
     finite: it is drawn at the top of the panel, marked x)."""
     # 6.4 in wide: printed at its own size, so no text shrinks below the style's 9 pt.
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(6.4, 3.0))
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(6.4, 3.8))
     top = 1e2
     for batch_norm in (False, True):
         runs = [r for r in records if r["config"]["batch_norm"] == batch_norm]
@@ -128,18 +132,29 @@ def sweep_curves(records: list[dict], tail: int = 50):
         ax_loss.plot(lrs, [np.median(loss[lr]) for lr in lrs], marker=m, label=label, **s)
         ax_acc.plot(lrs, [np.median(acc[lr]) for lr in lrs], marker=m, label=label, **s)
         for lr in lrs:
-            ax_loss.plot([lr] * len(loss[lr]), loss[lr], "x" if top in loss[lr] else ".",
-                         color=s["color"], markersize=4)  # fmt: skip
-            ax_acc.plot([lr] * len(acc[lr]), acc[lr], ".", color=s["color"], markersize=4)
+            diverged = top in loss[lr]
+            ax_loss.plot([lr] * len(loss[lr]), loss[lr], "x" if diverged else ".",
+                         color=s["color"], markersize=4,
+                         label=f"{label}: {'diverged' if diverged else SEED_LABEL}")  # fmt: skip
+            ax_acc.plot([lr] * len(acc[lr]), acc[lr], ".", color=s["color"], markersize=4,
+                        label=f"{label}: {SEED_LABEL}")  # fmt: skip
+            if diverged:  # say so where the point would be, not only in the caption
+                ax_loss.annotate(f"{label}:\ndiverged", (lr, top), xytext=(-4, -4),
+                                 textcoords="offset points", ha="right", va="top",
+                                 fontsize=8, color=s["color"])  # fmt: skip
     for ax in (ax_loss, ax_acc):
         ax.set_xscale("log")
         ax.set_xlabel("learning rate (plain SGD)")
-        ax.legend(fontsize=8)
     ax_loss.set_yscale("log")
     ax_loss.set_ylabel(f"training loss,\nlast {tail} steps (nats)")
     ax_acc.set_ylabel(f"validation accuracy (%)\nafter {records[0]['steps']} steps")
-    fig.tight_layout()
-    return fig
+    # One legend for both panels, under them: in a panel it hid the "diverged" note.
+    shown = {}
+    for ax in (ax_loss, ax_acc):
+        shown.update(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
+    fig.legend(shown.values(), shown.keys(), loc="lower center", ncol=3, fontsize=8)
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    return checked(fig)
 
 
 def _finite_or(value: float, instead: float) -> float:
@@ -152,14 +167,15 @@ def percentile_bands(ax, record: dict, layer: str, unit: str = "all", label: str
     p15, p50, p85 = (percentile_series(record, layer, q, unit) for q in (15, 50, 85))
     s = style(record["config"]["batch_norm"])
     ax.fill_between(steps, p15, p85, color=s["color"], alpha=0.2)
-    ax.plot(steps, p50, label=label, **s)
-    ax.plot(steps, p15, color=s["color"], linewidth=0.7)
-    ax.plot(steps, p85, color=s["color"], linewidth=0.7)
+    ax.plot(steps, p50, label=label or "median", **s)
+    ax.plot(steps, p15, color=s["color"], linewidth=0.7, label="15th, 85th percentile")
+    ax.plot(steps, p85, color=s["color"], linewidth=0.7, label="_band edge")
     ax.set_xlabel("iteration")
     return ax
 
 
 LAYER_MARKERS = ("o", "s", "^", "D", "v", "P")  # one per layer: readable in greyscale
+SEED_LABEL = "each seed"  # the small dots: one legend entry however many are drawn
 
 
 def grad_norms(ax, records: list[dict], title: str):
@@ -193,12 +209,13 @@ def batch_size_bars(ax, records: dict):
         ax.plot(sizes, means, marker=marker(batch_norm), label=label, **style(batch_norm))
         for b in sizes:
             accs = [100 * r["val_accuracy"] for r in records[b, batch_norm]]
-            ax.plot([b] * len(accs), accs, ".", color=style(batch_norm)["color"], markersize=4)
+            ax.plot([b] * len(accs), accs, ".", color=style(batch_norm)["color"], markersize=4,
+                    label=f"{label}: {SEED_LABEL}")  # fmt: skip
     ax.set_xscale("log", base=2)
     ax.set_xticks(sizes, [str(b) for b in sizes])
     ax.set_xlabel("batch size (same number of steps each)")
     ax.set_ylabel("validation accuracy (%)")
-    ax.legend(fontsize=8)
+    legend_once(ax)
     return ax
 
 
@@ -223,7 +240,7 @@ def gamma_bands(ax, record: dict, layer: str):
     ax.fill_between(
         steps, values[:, column[15]], values[:, column[85]], color=s["color"], alpha=0.2
     )
-    ax.plot(steps, values[:, column[50]], **s)
+    ax.plot(steps, values[:, column[50]], label=r"median $\gamma$", **s)
     ax.set_xlabel("iteration")
     ax.set_ylabel(r"$\gamma$ (15th, 50th, 85th percentile)")
     return ax
@@ -245,3 +262,73 @@ def landscape_curves(ax, runs: dict, quantity: str = "loss_range"):
                   else "relative gradient change")  # fmt: skip
     ax.legend(fontsize=8)
     return ax
+
+
+def legend_once(ax, **kwargs):
+    """A legend with one entry per label (the per-seed dots are drawn once per setting)."""
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles, strict=True))
+    ax.legend(unique.values(), unique.keys(), fontsize=8, **kwargs)
+
+
+def batch_size_figure(records: dict):
+    """Validation accuracy per batch size (see batch_size_bars), a figure of its own."""
+    fig, ax = plt.subplots(figsize=(6.4, 2.8))
+    batch_size_bars(ax, records)
+    fig.tight_layout()
+    return checked(fig)
+
+
+def grad_norm_figure(plain: list[dict], bn: list[dict]):
+    """Each layer's gradient norm, without batch norm (left) and with it (right)."""
+    fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.4), sharey=True)
+    grad_norms(axes[0], plain, "without batch norm")
+    grad_norms(axes[1], bn, "with batch norm")
+    axes[0].set_ylabel("gradient norm of the weights")
+    fig.tight_layout()
+    return checked(fig)
+
+
+def distribution_figure(plain: dict, bn: dict, layer: str):
+    """A layer's ReLU input over training without and with batch norm, and its gamma."""
+    fig, axes = plt.subplots(1, 3, figsize=(6.4, 3.0))
+    percentile_bands(axes[0], plain, layer)
+    percentile_bands(axes[1], bn, layer)
+    axes[1].sharey(axes[0])
+    gamma_bands(axes[2], bn, layer)
+    for ax, title in zip(axes, ("without BN", "with BN", "with BN: gamma"), strict=True):
+        ax.set_title(title)
+        ax.legend(fontsize=7.5, loc="lower right")
+    axes[0].set_ylabel("input to ReLU")
+    fig.tight_layout()
+    return checked(fig)
+
+
+def figure1_figure(plain: list[dict], bn: list[dict], layer: str):
+    """Ioffe and Szegedy's Figure 1: (a) accuracy, (b, c) a sigmoid's input without and
+    with batch norm."""
+    fig, axes = plt.subplots(1, 3, figsize=(6.4, 3.0))
+    accuracy_curves(axes[0], {"without BN": plain, "with BN": bn})
+    percentile_bands(axes[1], plain[0], layer, unit="unit0")
+    percentile_bands(axes[2], bn[0], layer, unit="unit0")
+    axes[2].sharey(axes[1])
+    for ax, title in zip(axes, ("(a)", "(b) without BN", "(c) with BN"), strict=True):
+        ax.set_title(title)
+    for ax in axes[1:]:
+        ax.legend(fontsize=7.5, loc="lower right")
+    axes[1].set_ylabel("input to a sigmoid")
+    fig.tight_layout()
+    return checked(fig)
+
+
+def landscape_figure(pairs: dict):
+    """The loss range along -gradient, without and with batch norm, one panel per pair;
+    `pairs`: {title: (record without, record with)}."""
+    fig, axes = plt.subplots(1, len(pairs), figsize=(6.4, 3.4))
+    for ax, (title, (plain, bn)) in zip(axes, pairs.items(), strict=True):
+        landscape_curves(ax, {"without BN": plain, "with BN": bn})
+        ax.set_title(title)
+    for ax in axes[1:]:
+        ax.set_ylabel("")
+    fig.tight_layout()
+    return checked(fig)

@@ -2,6 +2,7 @@
 
 import time
 
+import numpy as np
 from IPython.display import Markdown
 
 from bnbook import tables
@@ -90,6 +91,16 @@ def markdown_table(headers: list[str], rows: list[list]) -> Markdown:
     return Markdown(tables.markdown(headers, rows))
 
 
+def class_balance(y_train: np.ndarray, y_test: np.ndarray) -> list[list]:
+    """Per digit (and in total): its count and share in the training and the test labels."""
+    counts = [np.bincount(y, minlength=10) for y in (y_train, y_test)]
+    rows = [[d] + [cell for c in counts for cell in (c[d], f"{c[d] / c.sum():.2%}")]
+            for d in range(10)]  # fmt: skip
+    return rows + [
+        ["total"] + [cell for c in counts for cell in (c.sum(), f"{(c / c.sum()).sum():.2%}")]
+    ]
+
+
 def percent(x: float | None) -> str:
     """An accuracy as a percentage with two decimals; None (never evaluated) said so."""
     return "not evaluated" if x is None else f"{100 * x:.2f}%"
@@ -153,25 +164,6 @@ def selection_table(selections: dict) -> Markdown:
     return markdown_table(headers, rows)
 
 
-def arms_table(arms: dict) -> Markdown:
-    """One row per arm: its learning rate, validation and test accuracy (mean ± std).
-
-    `arms`: {label: summary of experiments.summarize}.
-    """
-    rows = [
-        [
-            label,
-            f"{s['config']['lr']:g}",
-            f"{100 * s['val_mean']:.2f} ± {100 * s['val_std']:.2f}%",
-            mean_std(s),
-            ", ".join(percent(acc) for acc in s["seeds"].values()),
-        ]
-        for label, s in arms.items()
-    ]
-    headers = ["arm", "learning rate", "validation", "test", "test per seed"]
-    return markdown_table(headers, rows)
-
-
 def accuracy_table(see: dict[str, str] | None = None) -> Markdown:
     """Problem 4's answer: test accuracy (mean ± std over seeds) without and with batch
     norm at the matched settings, and the paired difference with its interval.
@@ -202,5 +194,7 @@ def accuracy_table(see: dict[str, str] | None = None) -> Markdown:
         f"{': tiny subsets, not results' if profile == 'smoke' else ''})."
     )
     if see:
-        note += " Derived and plotted in: " + "; ".join(f"{nets[n][0]}, {see[n]}" for n in nets) + "."
+        note += (
+            " Derived and plotted in: " + "; ".join(f"{nets[n][0]}, {see[n]}" for n in nets) + "."
+        )
     return Markdown(markdown_table(headers, rows).data + "\n\n" + note)

@@ -2,27 +2,32 @@
 
 The printed submission carries the code that computes answers, which is what the
 package layout groups together: `derivations` (Problems 1-3 and their checks),
-`networks` (the batch-norm layer, the models, the training loop) and `runs` (the
-experiment configurations, their selection on validation, the split and data
-loading), and of `presentation` the statistics every claim about batch norm rests
-on (`comparisons`: paired differences, t-intervals, verdicts). Of `runs`, the
-records cache (store, keys, digests, resolving the plan against it), the machine
-decisions (profiles, precision, devices) and the MNIST sources and their verification are machinery,
-not the experiment, so they join the rest of `presentation` and `tooling`
-(plots, the chapters' facts, graph drawing, tables, build, benchmarks, Sphinx
-extensions): named in a table in the PDF, printed in the HTML book only.
+`networks` (the batch-norm layer, the models, the training loop), `runs` (the
+experiment configurations, their selection on validation, the split) and
+`presentation` (the paired statistics, the chapters' facts and tables, the figures
+and graph drawing), with the one table writer (`tables`). Of `runs`, the records
+cache (store, keys, digests, resolving the plan against it), the machine decisions
+(profiles, precision, devices) and the MNIST sources and their verification are
+machinery, not the experiment, so they join `tooling` (build, benchmarks, Sphinx
+extensions) and the exercises: named in a table in the PDF, printed in the HTML book.
+tests/book/test_pdf.py checks that this covers every module the chapters compute with.
 
 In HTML every module gets a page of its own, written into `book/source/` (which
-`_toc.yml` globs) when the book is built, so a new module is never missing.
+`_toc.yml` globs) when the book is built, so a new module is never missing. The PDF
+prints each module in its print form (`print_form`): every docstring cut to its first
+line and no blank lines inside functions, written into `book/source/print/`; the HTML
+pages keep every word.
 """
 
 import ast
+import io
+import tokenize
 from pathlib import Path
 
 from bnbook.paths import PACKAGE_DIR, PROJECT_ROOT, write_atomically
 
-PRINTED_SUBPACKAGES = ("derivations", "networks", "runs")
-ALSO_PRINTED = ("presentation/comparisons.py",)  # the statistics behind every verdict
+PRINTED_SUBPACKAGES = ("derivations", "networks", "runs", "presentation")
+ALSO_PRINTED = ("tables.py",)  # the one table writer every printed table goes through
 NOT_PRINTED = (  # the records cache, the machine decisions, the data sources (see above)
     "runs/data.py",
     "runs/resolution.py",
@@ -36,6 +41,7 @@ NOT_PRINTED = (  # the records cache, the machine decisions, the data sources (s
     "runs/mnist_wheel.py",
 )
 PAGES_DIR = PROJECT_ROOT / "book" / "source"
+PRINT_DIR = PAGES_DIR / "print"  # the print forms the PDF appendix includes
 
 
 def package_modules() -> list[Path]:
@@ -52,10 +58,17 @@ def relative(path: Path) -> str:
 
 
 def is_printed(path: Path) -> bool:
-    """True for the modules the PDF prints (see the module docstring)."""
+    """True for the modules the PDF prints (see the module docstring); a module that is
+    only a docstring (a package's `__init__.py`) is named, not printed."""
     name = relative(path)
     in_printed = name.split("/")[0] in PRINTED_SUBPACKAGES or name in ALSO_PRINTED
-    return in_printed and name not in NOT_PRINTED
+    return in_printed and name not in NOT_PRINTED and has_code(path)
+
+
+def has_code(path: Path) -> bool:
+    """Whether a module has any statement besides its docstring."""
+    body = ast.parse(path.read_text()).body
+    return len(body) > (1 if ast.get_docstring(ast.Module(body=body)) is not None else 0)
 
 
 def purpose(path: Path) -> str:
@@ -84,13 +97,83 @@ def module_table(paths: list[Path], link: bool = False) -> str:
     return "\n".join(rows) + "\n"
 
 
-def listing(path: Path, heading: str, from_dir: str) -> str:
-    """A heading and the module's line-numbered listing; `from_dir`: the page's folder."""
+def listing(path: Path, heading: str, include: str) -> str:
+    """A heading and a line-numbered listing of `include` (relative to the page)."""
     return (
         f"\n{heading} `src/bnbook/{relative(path)}`\n\n"
-        f"```{{literalinclude}} {from_dir}src/bnbook/{relative(path)}\n"
+        f"```{{literalinclude}} {include}\n"
         ":language: python\n:linenos:\n```\n"
     )
+
+
+def docstring_nodes(tree: ast.Module) -> list[ast.Expr]:
+    """The docstring statement of the module and of every class and function."""
+    owners = [n for n in ast.walk(tree) if isinstance(n, (ast.Module, ast.ClassDef,
+              ast.FunctionDef, ast.AsyncFunctionDef))]  # fmt: skip
+    return [o.body[0] for o in owners if ast.get_docstring(o, clean=False) is not None]
+
+
+def first_line_docstring(lines: list[str], node: ast.Expr) -> str:
+    """A docstring cut to its first line, marked with "..." where it went on."""
+    first = lines[node.lineno - 1].rstrip()
+    quote = '"""' if '"""' in first else "'''"
+    text = first.rstrip(quote).rstrip()
+    ends = text.endswith((".", ":", "?", ")", quote))
+    return f"{text}{'' if ends else ' ...'}{quote}"
+
+
+def string_lines(source: str) -> set[int]:
+    """Lines inside a multi-line string (their blank lines are part of the value)."""
+    inside = set()
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.STRING and token.end[0] > token.start[0]:
+            inside |= set(range(token.start[0] + 1, token.end[0] + 1))
+    return inside
+
+
+def print_form(source: str) -> str:
+    """A module as the PDF prints it: every docstring cut to its first line, no blank
+    line inside a function or class, one blank line between top-level statements."""
+    lines = source.splitlines()
+    tree = ast.parse(source)
+    cut = {}
+    for node in docstring_nodes(tree):
+        if node.end_lineno > node.lineno:
+            cut[node.lineno] = (node.end_lineno, first_line_docstring(lines, node))
+    keep_blank = string_lines(source) - set(cut)
+    out, number = [], 1
+    while number <= len(lines):
+        if number in cut:
+            end, text = cut[number]
+            out.append(text)
+            number = end + 1
+            continue
+        line = lines[number - 1]
+        if line.strip() or number in keep_blank:
+            out.append(line)
+        else:
+            following = next((n for n in lines[number:] if n.strip()), "")
+            nested = following[:1].isspace() or following.startswith((")", "]", "}"))
+            if not nested and out and out[-1].strip():
+                out.append("")
+        number += 1
+    return "\n".join(out).rstrip() + "\n"
+
+
+def print_copy(path: Path) -> Path:
+    """Where a printed module's print form is written (book/source/print/...)."""
+    return PRINT_DIR / relative(path)
+
+
+def write_print_forms() -> None:
+    """Write (only when changed) the print form of every printed module."""
+    for path in (p for p in package_modules() if is_printed(p)):
+        target, text = print_copy(path), print_form(path.read_text())
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists() or target.read_text() != text:
+            tmp = target.with_suffix(".tmp")
+            tmp.write_text(text)
+            tmp.replace(target)
 
 
 def printed_appendix() -> str:
@@ -99,13 +182,15 @@ def printed_appendix() -> str:
     modules = package_modules()
     printed = [p for p in modules if is_printed(p)]
     others = [p for p in modules if not is_printed(p)]
-    parts = [listing(p, "##", "../") for p in printed]
+    parts = [listing(p, "##", print_copy(p).relative_to(PROJECT_ROOT / "book").as_posix())
+             for p in printed]  # fmt: skip
+    entries = "; ".join(f"`{relative(p)}`: {purpose(p).rstrip('.')}" for p in others)
     parts.append(
         "\n## The other modules\n\n"
-        "They build the book, store and key the cache, and draw the tables and figures; "
-        "they answer nothing, and the HTML book prints them:\n\n"
+        "They build the book, store and key the cache and check the exercises; they answer "
+        "nothing, and the HTML book prints them (module in `src/bnbook/`: purpose):\n\n"
         "```{raw} latex\n\\begingroup\\footnotesize\n```\n\n"
-        "```{table}\n:class: longtable\n:widths: 3 5\n\n" + module_table(others) + "```\n\n"
+        f"{entries}.\n\n"
         "```{raw} latex\n\\endgroup\n```\n"
     )
     return "".join(parts)
@@ -118,7 +203,7 @@ def html_index() -> str:
 
 def module_page(path: Path) -> str:
     """One module's HTML page: its name, purpose and line-numbered listing."""
-    text = listing(path, "#", "../../").lstrip("\n")
+    text = listing(path, "#", f"../../src/bnbook/{relative(path)}").lstrip("\n")
     title, body = text.split("\n", 1)
     return f"{title}\n\n{purpose(path)}\n{body}"
 
@@ -132,6 +217,7 @@ def write_module_pages(pages_dir: Path = PAGES_DIR) -> None:
     for old in pages_dir.glob("*.md"):
         if old.name not in wanted:
             old.unlink()
+    write_print_forms()
     for name, text in wanted.items():
         target = pages_dir / name
         if not target.exists() or target.read_text() != text:

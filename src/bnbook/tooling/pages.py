@@ -11,15 +11,19 @@ It also makes one fix to the HTML.
   listings of the modules that compute answers; the HTML index `book/appendix_source`
   gets a table of every module, each with a page of its own written at start-up.
 - Cells tagged `hide-input`, `hide-output` or `hide-cell` are collapsed in HTML (by
-  myst-nb) and left out of every other format: the printed book shows no plumbing.
+  myst-nb) and left out of every other format (tooling/print_tags.py, the rule
+  `make notebook-pdf` follows too): the printed book shows no plumbing.
 - PDF and HTML read different tables of contents (`--toc _toc_pdf.yml`), so each toc
   keeps its own Sphinx environment; shared, each build would re-read every page.
+- HTML: each figure's SVG (graphs, plots) links to itself, so a phone opens it full
+  size on a tap instead of showing labels a few pixels high.
 - HTML: sphinx-thebe 0.3.1 registers its inline configuration script twice, and the
   second `const THEBE_JS_URL` is a SyntaxError in every page's console; each page
   gets each script once. With an empty localStorage the theme logs "invalid theme
   mode" unless `html_context.default_mode` is set (done in `_config.yml`).
 """
 
+import re
 from pathlib import Path
 
 import markupsafe
@@ -28,11 +32,11 @@ from sphinx.util import texescape
 from sphinx.util.i18n import format_date
 from sphinx.util.texescape import escape
 
-from bnbook.tooling import authors, listings
+from bnbook.tooling import authors, listings, print_tags
 
 PDF_APPENDIX = "book/appendix_code"
 HTML_APPENDIX = "book/appendix_source"
-HIDDEN_IN_PRINT = {"input": ("cell_code_source",), "output": ("cell_code_output",)}
+CELL_PARTS = {"input": "cell_code_source", "output": "cell_code_output"}  # myst-nb's nodes
 
 
 def _add_listings(app, docname, source):
@@ -98,18 +102,18 @@ def _configure(app, config):
 
 
 def _hide_in_print(app, doctree, docname):
-    """Leave out of non-HTML output what HTML collapses (myst-nb's hide-* tags)."""
+    """Leave out of non-HTML output what print_tags says print leaves out."""
     if app.builder.format == "html":
         return
     for cell in list(doctree.findall(nodes.container)):
-        mode = cell.get("hide_mode")
-        if cell.get("nb_element") != "cell_code" or not mode:
+        if cell.get("nb_element") != "cell_code":
             continue
-        if mode in ("all", "input+output"):
+        parts = print_tags.parts_left_out(cell.get("cell_metadata", {}).get("tags"))
+        if parts == {"input", "output"}:
             cell.parent.remove(cell)
             continue
         for child in list(cell.children):
-            if child.get("nb_element") in HIDDEN_IN_PRINT[mode]:
+            if child.get("nb_element") in {CELL_PARTS[part] for part in parts}:
                 cell.remove(child)
 
 
@@ -124,6 +128,28 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
             unique.append(script)
     # In place: it is the builder's list, to which later handlers (MathJax) still add.
     context["script_files"][:] = unique
+
+
+FIGURE_SVG = re.compile(  # a figure's opening, then its <img> of an SVG
+    r'(<figure\b(?:(?!</figure>).)*?)(<img\b[^>]*?src="([^"]+\.svg)"[^>]*>)', re.S
+)
+
+
+def link_figure_svgs(body: str) -> str:
+    """Wrap each figure's SVG image in a link to the SVG (unless it is linked already)."""
+
+    def wrap(match: re.Match) -> str:
+        before, img, src = match.groups()
+        if before.rstrip().endswith(">") and re.search(r"<a\b[^>]*>\s*$", before):
+            return match[0]
+        return f'{before}<a class="bnbook-full-size" href="{src}" title="full size">{img}</a>'
+
+    return FIGURE_SVG.sub(wrap, body)
+
+
+def _link_figures(app, pagename, templatename, context, doctree):
+    if context.get("body"):
+        context["body"] = link_figure_svgs(context["body"])
 
 
 def _escape_author(app, pagename, templatename, context, doctree):
@@ -145,4 +171,5 @@ def setup(app):
     # Early: a theme handler returns a value, which ends Sphinx's emit_firstresult chain.
     app.connect("html-page-context", _dedupe_scripts, priority=100)
     app.connect("html-page-context", _escape_author, priority=900)
+    app.connect("html-page-context", _link_figures)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
