@@ -266,3 +266,17 @@ def test_runs_are_named_by_chapter_and_config(monkeypatch, tmp_path):
     name = tensorboard.run_name(record, chapters[key])
     assert name.startswith(f"smoke/{chapter.replace('/', '-')}/{config.label()}")
     assert name.endswith(key[:8]) and name.count("/") == 2
+
+
+@pytest.mark.parametrize("profile", ["..", ".", "../../outside", ""])
+def test_a_record_cannot_write_outside_the_export(profile, tmp_path):
+    store = RecordStore(tmp_path / "records")
+    key = "7" * 64
+    store.put(key, {**fake_record(key, 0), "profile": profile})
+    log_dir = tmp_path / "export" / "tensorboard"
+    runs = tensorboard.export(store, log_dir)
+    assert len(runs) == 1
+    written = {p for p in tmp_path.rglob("*") if p.is_file()}
+    assert written == {store.path(key)} | {p for p in log_dir.rglob("*") if p.is_file()}
+    assert all(p.is_relative_to(log_dir) for p in written - {store.path(key)})
+    assert len(list(log_dir.rglob("events.out.tfevents.*"))) == 1

@@ -57,7 +57,14 @@ def run_name(record: dict, chapter: str | None) -> str:
     ]
     name = " ".join([config.label(), *extra, record["key"][:8]])
     chapter = chapter or "not in the current chapters"
-    return "/".join(part.replace("/", "-") for part in (record["profile"], chapter, name))
+    return "/".join(map(_folder_name, (str(record["profile"]), chapter, name)))
+
+
+def _folder_name(text: str) -> str:
+    """`text` as one folder name: no separator, never `.` or `..` (a record's fields are
+    data; a profile of ".." must not put its run outside the export)."""
+    name = text.replace("/", "-").replace("\\", "-").replace("\0", "")
+    return name if name.strip(".") else name.replace(".", "-") or "-"
 
 
 def _hashable(value):
@@ -115,6 +122,8 @@ def export(store: RecordStore | None = None, log_dir: Path = LOG_DIR) -> dict:
         if record is None:
             continue
         name = run_name(record, chapters.get(record["key"]))
+        if not (tmp / name).resolve().is_relative_to(tmp.resolve()):
+            raise RuntimeError(f"run name {name!r} leaves {tmp}")  # _folder_name prevents it
         runs[name] = record["key"]
         writer = tf.summary.create_file_writer(str(tmp / name))
         with writer.as_default():
