@@ -3,7 +3,7 @@ PY := .venv/bin/python
 FORCE ?= 0
 FORCE_FLAG := $(if $(filter 1,$(FORCE)),--force,)
 
-.PHONY: setup book smoke test test-fast bench lint clean notebook-pdf lab tensorboard freeze
+.PHONY: setup book smoke test test-fast bench lint clean notebook-pdf lab tensorboard freeze hash-pins
 
 # Names for the title page (and the HTML footer), over those in _config.yml:
 #   make book AUTHOR="Your Name" COLLABORATOR="Their Name"
@@ -70,11 +70,14 @@ lab: setup  ## JupyterLab on notebooks/ with the "Python (bnbook)" kernel [BNBOO
 tensorboard: setup  ## every record's curves in TensorBoard (exported to _build/tensorboard/)
 	$(PY) -m bnbook.tooling.tensorboard --serve --port $(TENSORBOARD_PORT)
 
-freeze:  ## re-resolve requirements.txt's exact pins from requirements.in (~2 minutes)
+freeze:  ## re-resolve requirements.txt's exact pins from requirements.in, with hashes (~3 minutes)
 	@bash scripts/freeze.sh
 
+hash-pins: setup  ## re-hash today's pins from PyPI, versions untouched (~15 s)
+	$(PY) scripts/hash_pins.py requirements.txt requirements-pip.txt
+
 lint: setup
-	.venv/bin/ruff check src tests notebooks && .venv/bin/ruff format --check src tests notebooks
+	.venv/bin/ruff check src tests notebooks scripts && .venv/bin/ruff format --check src tests notebooks scripts
 
 clean:
 	rm -rf _build
