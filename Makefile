@@ -3,7 +3,7 @@ PY := .venv/bin/python
 FORCE ?= 0
 FORCE_FLAG := $(if $(filter 1,$(FORCE)),--force,)
 
-.PHONY: setup book smoke test test-fast bench lint clean notebook-pdf lab tensorboard freeze cluster-certs
+.PHONY: setup book smoke test test-fast bench lint clean notebook-pdf lab tensorboard freeze hash-pins cluster-certs
 
 # Names for the title page (and the HTML footer), over those in _config.yml:
 #   make book AUTHOR="Your Name" COLLABORATOR="Their Name"
@@ -74,11 +74,14 @@ tensorboard: setup  ## every record's curves in TensorBoard (exported to _build/
 cluster-certs: setup  ## TLS certificates for a Dask cluster, into cluster-certs/ (README, "A Dask cluster")
 	@bash scripts/cluster-certs.sh
 
-freeze:  ## re-resolve requirements.txt's exact pins from requirements.in (~2 minutes)
+freeze:  ## re-resolve requirements.txt's exact pins from requirements.in, with hashes (~3 minutes)
 	@bash scripts/freeze.sh
 
+hash-pins: setup  ## re-hash today's pins from PyPI, versions untouched (~15 s)
+	$(PY) scripts/hash_pins.py requirements.txt requirements-pip.txt
+
 lint: setup
-	.venv/bin/ruff check src tests notebooks && .venv/bin/ruff format --check src tests notebooks
+	.venv/bin/ruff check src tests notebooks scripts && .venv/bin/ruff format --check src tests notebooks scripts
 
 clean:
 	rm -rf _build

@@ -1,18 +1,20 @@
 """Is every pinned package of requirements.txt installed, at its pin, with its files?
 
 Run by scripts/setup.sh with the venv's Python. Prints the `name==version` pins to
-re-install, one per line; exit 1 if there are any. Environment markers are evaluated
+re-install, one per line; exit 1 if there are any (`--as-requirements`: their whole
+requirement lines instead, hashes included, for a hash-checked re-install). The file is
+read as pip reads it (scripts/requirements_file.py). Environment markers are evaluated
 by `packaging` (installed by the pins; pip's own copy while a venv is being repaired).
 A pin may be met by the package set-up swaps in for it (SWAPS): on a machine with an
 NVIDIA GPU, scripts/setup-tools.sh replaces tensorflow-cpu with tensorflow[and-cuda]
 of the same version, which must not be "repaired" back at every set-up.
 """
 
-import re
 import sys
 from importlib import metadata
 
-PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)\s*(?:;\s*(.+))?$")
+from requirements_file import Pin, pins
+
 SWAPS = {"tensorflow-cpu": ("tensorflow",)}  # pin -> what may stand in for it, same version
 
 
@@ -42,22 +44,28 @@ def intact(dist, version: str) -> bool:
     return dist.version == version and all(f.locate().exists() for f in files)
 
 
-def broken(requirements: str) -> list[str]:
+def broken(requirements: str) -> list[Pin]:
     bad = []
-    for line in open(requirements):
-        match = PIN.match(line.split("#", 1)[0].strip())
-        if not match or not applies(match.group(3)):
-            continue
-        name, version = match.group(1), match.group(2)
-        dist = installed(name)
-        if dist is None:  # swapped out? Only then does its stand-in count.
-            dist = next(filter(None, map(installed, SWAPS.get(name.lower(), ()))), None)
-        if dist is None or not intact(dist, version):
-            bad.append(f"{name}=={version}")
+    with open(requirements) as file:
+        for pin in pins(file.read()):
+            if not applies(pin.marker):
+                continue
+            dist = installed(pin.name)
+            if dist is None:  # swapped out? Only then does its stand-in count.
+                dist = next(filter(None, map(installed, SWAPS.get(pin.name.lower(), ()))), None)
+            if dist is None or not intact(dist, pin.version):
+                bad.append(pin)
     return bad
 
 
+def as_requirement(pin: Pin) -> str:
+    return " ".join([pin.spec, *(f"--hash={h}" for h in pin.hashes)])
+
+
 if __name__ == "__main__":
-    pins = broken(sys.argv[1] if len(sys.argv) > 1 else "requirements.txt")
-    print("\n".join(pins))
-    sys.exit(1 if pins else 0)
+    args = sys.argv[1:]
+    whole_lines = "--as-requirements" in args
+    files = [a for a in args if a != "--as-requirements"] or ["requirements.txt"]
+    bad = broken(files[0])
+    print("\n".join(as_requirement(pin) if whole_lines else pin.spec for pin in bad))
+    sys.exit(1 if bad else 0)

@@ -8,6 +8,8 @@ say() { echo "setup: $*"; }
 
 # requirements.txt pins the CPU build; on a machine with an NVIDIA GPU, swap in the
 # GPU build of the same version with NVIDIA's CUDA wheels (tensorflow[and-cuda]).
+# This swap is not hash-checked: requirements.txt pins no CUDA wheel (make freeze resolves
+# on the CPU build, whose dependencies have none), so pip resolves them here, unpinned.
 if command -v nvidia-smi >/dev/null && nvidia-smi -L 2>/dev/null | grep -q '^GPU'; then
   if .venv/bin/pip show -q tensorflow-cpu >/dev/null 2>&1 || ! .venv/bin/pip show -q nvidia-cudnn-cu12 >/dev/null 2>&1; then
     version=$(sed -n 's/^tensorflow-cpu==\([^;]*\);.*/\1/p' requirements.txt)

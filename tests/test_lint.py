@@ -1,4 +1,4 @@
-"""One tool formats and lints the code: ruff, over src/, tests/ and the notebooks."""
+"""One tool formats and lints the code: ruff, over src/, tests/, the notebooks and scripts/."""
 
 import subprocess
 import sys
@@ -9,13 +9,12 @@ RUFF = Path(sys.executable).parent / "ruff"
 
 
 def test_ruff_check():
-    result = subprocess.run(
-        [RUFF, "check", "src", "tests", "notebooks"], cwd=ROOT, capture_output=True, text=True
-    )
+    cmd = [RUFF, "check", "src", "tests", "notebooks", "scripts"]
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
 
 
 def test_ruff_format():
-    cmd = [RUFF, "format", "--check", "src", "tests", "notebooks"]
+    cmd = [RUFF, "format", "--check", "src", "tests", "notebooks", "scripts"]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from bnbook.paths import PROJECT_ROOT
+from tests.tooling.setup_steps import SCRIPTS, project_copy, run_step
 
-SCRIPTS = PROJECT_ROOT / "scripts"
+# Our package's editable install, left out where the project copy has no package.
+WITHOUT_OWN_PACKAGE = "install_own_package() { :; } && "
 # What stock Debian does without python3-venv: .venv/bin/python is made, then it fails.
 DEBIAN_WITHOUT_VENV = f"""#!/bin/sh
 if [ "$1" = "-m" ] && [ "$2" = "venv" ]; then
@@ -34,34 +36,18 @@ def test_python3_venv_is_in_the_apt_list():
     assert "python3-venv" in [line.split("#")[0].split() for line in packages.splitlines()][1]
 
 
-def project_copy(tmp_path):
-    """The set-up scripts in an empty project whose requirements.txt pins nothing."""
-    (tmp_path / "scripts").mkdir()
-    for name in ("setup.sh", "check_venv.py"):
-        shutil.copy(SCRIPTS / name, tmp_path / "scripts" / name)
-    (tmp_path / "requirements.txt").write_text("# nothing pinned\n")
-    return tmp_path
-
-
-def run_step(project, step, python=None):
-    env = {**os.environ, "PYTHON": str(python or Path(sys.base_prefix) / "bin" / "python3")}
-    env.pop("VIRTUAL_ENV", None)
-    cmd = ["bash", "-c", f"source scripts/setup.sh && {step}"]
-    return subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=300)
-
-
 def test_a_half_made_venv_is_recreated(tmp_path):
     project = project_copy(tmp_path)
     python = sys.base_prefix + "/bin/python3"
     subprocess.run([python, "-m", "venv", "--without-pip", project / ".venv"], check=True)
     assert (project / ".venv" / "bin" / "python").exists()  # what a failed first run leaves
-    result = run_step(project, "install_python_packages")
+    result = run_step(project, WITHOUT_OWN_PACKAGE + "install_python_packages")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "recreating .venv" in result.stdout
     pip = [project / ".venv" / "bin" / "python", "-m", "pip", "--version"]
     assert subprocess.run(pip, capture_output=True).returncode == 0
     assert (project / ".venv" / ".created").exists()
-    again = run_step(project, "install_python_packages")  # whole now: left alone
+    again = run_step(project, WITHOUT_OWN_PACKAGE + "install_python_packages")  # left alone
     assert again.returncode == 0 and "venv" not in again.stdout, again.stdout
 
 
@@ -170,3 +156,15 @@ def test_the_registered_kernel_is_found_where_the_build_and_jupyter_execute_look
     spec = KernelSpecManager().get_kernel_spec(registered_kernel())
     assert Path(spec.resource_dir).is_relative_to(sys.prefix), spec.resource_dir
     assert Path(spec.argv[0]).resolve() == Path(sys.executable).resolve(), spec.argv
+
+
+def test_the_gpu_swap_reads_tensorflows_version_from_the_hashed_pins():
+    """setup-tools.sh takes the GPU build's version from requirements.txt's tensorflow-cpu
+    pin, which now continues onto its `--hash` lines."""
+    line = next(line for line in (SCRIPTS / "setup-tools.sh").read_text().splitlines()
+                if line.strip().startswith("version=$("))  # fmt: skip
+    cmd = ["bash", "-c", f'{line.strip()} && echo "$version"']
+    version = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True).stdout
+    pin = next(p for p in check_venv().pins(open(PROJECT_ROOT / "requirements.txt").read())
+               if p.name == "tensorflow-cpu")  # fmt: skip
+    assert version.strip() == pin.version == "2.21.0"
