@@ -5,6 +5,8 @@ import os
 import select
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -92,3 +94,19 @@ def test_the_temporary_file_names_its_writer(tmp_path):
     paths.write_atomically(tmp_path / "r.json", lambda f: seen.extend(os.listdir(tmp_path)))
     (name,) = seen
     assert paths.TEMPORARY.match(name)["pid"] == str(os.getpid()), name
+
+
+def test_a_cleaner_between_creation_and_lock_costs_the_writer_a_new_file(tmp_path, monkeypatch):
+    made, mkstemp = [], tempfile.mkstemp
+
+    def mkstemp_then_clean(**kwargs):  # a cleaner runs before the writer locks its file
+        fd, name = mkstemp(**kwargs)
+        made.append(name)
+        if len(made) == 1:
+            assert paths.remove_leftovers(tmp_path) == [Path(name)]
+        return fd, name
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp_then_clean)
+    paths.write_atomically(tmp_path / "r.json", lambda f: f.write("{}"))
+    assert len(made) == 2 and (tmp_path / "r.json").read_text() == "{}"
+    assert list(tmp_path.iterdir()) == [tmp_path / "r.json"]
