@@ -100,5 +100,6 @@ class RecordStore:
         write_atomically(self.path(key), lambda f: json.dump(record, f))
 
     def remove_leftovers(self) -> int:
-        """Delete temporary files of writes that were killed (not of live writers)."""
+        """Delete temporary files of writes that were killed; never one being written, by
+        any process (the full and smoke builds share this folder)."""
         return len(remove_leftovers(self.directory))

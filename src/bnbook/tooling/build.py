@@ -6,14 +6,15 @@ then read the finished records from the cache, so the Jupyter Book step only
 plots and tabulates. Prints a per-chapter time breakdown and where the
 output is.
 
-Under faults: one build at a time per output folder (a lock); Ctrl-C or SIGTERM
-stops every worker at once, keeping the records already finished; records are
-keyed on the code each worker imported; the finished HTML and PDF are scanned
-for error output, tracebacks and raw glue roles (bnbook.tooling.scan).
+Under faults: one build at a time per output folder (a lock, held by jupyter-book
+and the workers too, so that not even `kill -9` of the build lets another start
+beside what it started: tooling.build_lock); Ctrl-C or SIGTERM stops every worker
+at once, keeping the records already finished; records are keyed on the code each
+worker imported; the finished HTML and PDF are scanned for error output,
+tracebacks and raw glue roles (bnbook.tooling.scan).
 """
 
 import argparse
-import fcntl
 import os
 import shutil
 import signal
@@ -27,6 +28,7 @@ from bnbook.runs.devices import default_workers
 from bnbook.runs.profiles import ENV_VAR, PROFILES
 from bnbook.runs.provenance import threads_env  # workers' and kernels' TF threads (in keys)
 from bnbook.tooling import authors, training_schedule
+from bnbook.tooling.build_lock import held_fds, lock_output
 
 
 def output_root(profile: str) -> Path:
@@ -59,7 +61,9 @@ def jupyter_book(
     if builder == "pdflatex":
         env = latex_environment(env)
         forget_an_unfinished_pdf(root / "_build" / "latex")
-    process = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env)
+    # It holds the build lock too: a build killed by -9 leaves it running, and no other
+    # build may start on this output until it ends.
+    process = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, pass_fds=held_fds())
     try:
         returncode = process.wait()
     except BaseException:  # Ctrl-C or SIGTERM: stop jupyter-book too, and wait for it
@@ -126,28 +130,6 @@ def kernel_environment() -> dict:
     # The code the records were trained with: the pages refuse to build on other code.
     env[TRAINED_CODE_ENV_VAR] = source_digest(TRAINING_MODULES)
     return env
-
-
-def lock_output(root: Path):
-    """Hold the output folder for this build; a second build waits here, saying for whom.
-
-    Returns the open lock file (the lock lasts as long as it stays open).
-    """
-    path = root / "_build" / ".build.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = open(path, "a+")  # noqa: SIM115 - held open for the whole build
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.seek(0)
-        holder = lock.read().strip() or "another process"
-        print(f"waiting: another build ({holder}) is using {root / '_build'}", flush=True)
-        fcntl.flock(lock, fcntl.LOCK_EX)
-    lock.seek(0)
-    lock.truncate()
-    lock.write(f"pid {os.getpid()}\n")
-    lock.flush()
-    return lock
 
 
 def scan_book(root: Path, builders: list[str]) -> None:

@@ -4,28 +4,37 @@ Each worker has its device, one TensorFlow thread and its own progress-bar line
 under the overall bar (tooling.training_schedule decides what runs when). Ctrl-C
 or SIGTERM in the build stops every worker at once (a half-trained run is lost;
 finished records stay), and a record that comes back keyed on other code than
-the build's stops the build.
+the build's stops the build. A worker holds the build's lock and ends with the
+build, even one killed by `kill -9` (tooling.build_lock).
 """
 
 import concurrent.futures
 import multiprocessing
+import os
 import signal
+import threading
 import time
 
+from bnbook.tooling import build_lock
 from bnbook.tooling.progress import OverallBar
 
 STOP_SECONDS = 5  # after Ctrl-C/SIGTERM, workers get this long before they are killed
 
 
-def _init_worker(positions) -> None:
+def _init_worker(positions, lock_fd) -> None:
     """A training worker: its device, one TensorFlow thread, its own progress-bar line
-    (line 0 is the overall bar), no Ctrl-C.
+    (line 0 is the overall bar), no Ctrl-C; it holds the build's lock and ends with
+    the build.
 
     Ctrl-C reaches the whole process group; the build's main process alone
     handles it (it stops the workers), so a worker never goes on to its next run.
+    `lock_fd`: this process's copy of the lock's descriptor (build_lock.HandedDown),
+    left open for the worker's life, so no build starts while it still writes.
     """
+    _end_with_the_build()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    global _BAR_POSITION
+    global _BAR_POSITION, _LOCK_FD
+    _LOCK_FD = lock_fd  # never closed: the lock is released when this process ends
     _BAR_POSITION = positions.get()
     from bnbook.runs.experiments import loaded_source_digest
     from bnbook.tooling.workers import configure_worker
@@ -33,6 +42,20 @@ def _init_worker(positions) -> None:
     configure_worker(_BAR_POSITION - 1)  # device, quiet start-up, TRAIN_THREADS threads
 
     loaded_source_digest()  # the code this worker runs is the code its records are keyed on
+
+
+def _end_with_the_build() -> None:
+    """Exit as soon as the build's process ends, even by `kill -9`.
+
+    Else an orphaned worker finishes its run and then waits forever for the next,
+    holding the build lock. We watch the pipe multiprocessing keeps to the parent
+    (its sentinel reads end-of-file when the parent is gone): it works on every
+    POSIX system and, unlike prctl(PR_SET_PDEATHSIG), does not fire when the thread
+    that started the worker ends while the build goes on.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=lambda: (parent.join(), os._exit(1)), daemon=True).start()
 
 
 def _train_in_worker(config):
@@ -112,7 +135,10 @@ def worker_pool(workers: int):
     for i in range(workers):
         positions.put(i + 1)
     pool = concurrent.futures.ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(positions,)
+        workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(positions, build_lock.HandedDown()),
     )
     return pool, Runs(source_digest(TRAINING_MODULES))
 
