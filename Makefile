@@ -30,8 +30,8 @@ smoke: setup  ## the same book on tiny data, in minutes
 test: setup  ## the whole test suite, including a smoke-profile book build
 	$(PY) -m pytest
 
-test-fast: setup  ## everything but the tests that build the book (a few minutes)
-	$(PY) -m pytest -m "not book"
+test-fast: setup  ## everything but the book's tests and the slow ones (under 3 minutes)
+	$(PY) -m pytest -m "not book and not slow"
 
 bench: setup  ## speed: batch norm's step-time cost, our loop vs model.fit (last line: JSON)
 	$(PY) -m bnbook.tooling.bench

@@ -289,6 +289,7 @@ def test_the_html_book_has_the_exercises_and_the_pdf_does_not():
     assert re.search(r"\{only\} html\n[^`]*Exercises", prose), "the answers page names no exercises"
 
 
+@pytest.mark.slow
 def test_the_exercise_notebooks_run_on_their_stubs_without_an_error():
     """Run as the book runs them (the chapters' kernel, in their folder): no error output,
     nothing on stderr but TensorFlow's start-up notes, and each check prints its line."""

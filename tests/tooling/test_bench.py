@@ -18,6 +18,7 @@ def _positive_finite(value):
     return isinstance(value, float | int) and math.isfinite(value) and value > 0
 
 
+@pytest.mark.slow
 def test_run_reports_the_promised_ratios_as_json():
     rng = np.random.default_rng(0)
     x = rng.random((512, 28, 28, 1), dtype=np.float32)

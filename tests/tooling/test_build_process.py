@@ -26,6 +26,7 @@ def training_build(tmp_path):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.slow
 def test_a_signal_stops_every_worker_within_5_s_and_the_next_build_resumes(
     tmp_path, signum, monkeypatch
 ):

@@ -60,6 +60,7 @@ def test_a_worker_with_other_code_libraries_or_device_is_refused(capsys):
         cluster.train_remote(None, PROFILES["smoke"], other_code)
 
 
+@pytest.mark.slow
 def test_local_cluster_trains_the_same_records_as_the_local_pool(monkeypatch, tmp_path, use_certs):
     configs = smoke_runs(monkeypatch)
     profile = PROFILES["smoke"]

@@ -176,6 +176,7 @@ def test_a_build_whose_workers_all_left_stops_in_one_line(
     assert time.monotonic() - start < 30
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_runs_on_the_cluster(
     cluster_certs, use_certs, store, monkeypatch, tmp_path, capsys
 ):

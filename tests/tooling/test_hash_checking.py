@@ -8,6 +8,8 @@ import subprocess
 import sys
 import zipfile
 
+import pytest
+
 from tests.tooling.setup_steps import project_copy, run_step
 
 WRONG = "sha256:" + "0" * 64
@@ -54,6 +56,7 @@ def test_pip_refuses_a_wrong_hash_and_installs_the_right_one(tmp_path):
     assert (tmp_path / "right" / "tinypkg" / "__init__.py").exists()
 
 
+@pytest.mark.slow
 def test_set_up_installs_the_pins_hash_checked(tmp_path):
     """A pin without a hash, or with a wrong one, fails set-up and leaves the install marker
     unwritten; the right hash installs, and the next set-up installs nothing."""

@@ -211,6 +211,7 @@ NOTEBOOK = {
 }
 
 
+@pytest.mark.slow
 def test_jupyterlab_serves_the_notebooks_with_the_project_kernel(tmp_path):
     port, token = free_port(), "t" + os.urandom(8).hex()
     cmd = [str(BIN / "jupyter"), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1"]
