@@ -65,7 +65,6 @@ def as_requirement(pin: Pin) -> str:
 if __name__ == "__main__":
     args = sys.argv[1:]
     whole_lines = "--as-requirements" in args
-    files = [a for a in args if a != "--as-requirements"] or ["requirements.txt"]
-    bad = broken(files[0])
+    bad = broken(next((a for a in args if a != "--as-requirements"), "requirements.txt"))
     print("\n".join(as_requirement(pin) if whole_lines else pin.spec for pin in bad))
     sys.exit(1 if bad else 0)

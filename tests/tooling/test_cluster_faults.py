@@ -57,15 +57,20 @@ def worker_command(address, certs: Path | None, seconds=10) -> list:
     return [*cmd, "--death-timeout", str(seconds), *tls]
 
 
-def workers_of(lc, expected: int, seconds: float) -> int:
-    """How many workers the scheduler has, once it has `expected` or `seconds` passed."""
+def scheduler_workers(lc, until, seconds: float) -> dict:
+    """The scheduler's workers, once `until(workers)` holds or `seconds` have passed."""
     with lc.get_client() as client:
         deadline = time.monotonic() + seconds
         while True:
-            count = len(client.scheduler_info(n_workers=-1)["workers"])
-            if count == expected or time.monotonic() > deadline:
-                return count
+            workers = client.scheduler_info(n_workers=-1)["workers"]
+            if until(workers) or time.monotonic() > deadline:
+                return workers
             time.sleep(0.2)
+
+
+def workers_of(lc, expected: int, seconds: float) -> int:
+    """How many workers the scheduler has, once it has `expected` or `seconds` passed."""
+    return len(scheduler_workers(lc, lambda workers: len(workers) == expected, seconds))
 
 
 def test_outsiders_cannot_join_and_the_build_refuses_a_foreign_scheduler(
@@ -92,17 +97,22 @@ def test_outsiders_cannot_join_and_the_build_refuses_a_foreign_scheduler(
             member.wait(30)
 
 
+def _reply(config, profile, inputs) -> dict:
+    """A worker's reply for the submitted `config`, claiming key inputs `inputs`."""
+    return {**fake_record(), "config": config.as_dict(), "profile": profile.name,
+            "key_inputs": inputs}  # fmt: skip
+
+
 def _forged(config, profile, build, forgery):
     """A worker's reply that is not the submitted run (`forgery` says how)."""
     inputs = key_inputs(SMALL_MLP, profile, build["source"], TRAIN_THREADS)
-    honest = {**fake_record(), "config": config.as_dict(), "profile": profile.name}
     if forgery == "another run's record":
         return {**fake_record(), "profile": profile.name, "key_inputs": inputs}
     inputs = {**inputs, "config": config.as_dict()}
     if forgery == "other code":
-        return {**honest, "key_inputs": {**inputs, "source": "0" * 64}}
+        return _reply(config, profile, {**inputs, "source": "0" * 64})
     if forgery == "other numerics":
-        return {**honest, "key_inputs": {**inputs, "numerics": {"threads": 99}}}
+        return _reply(config, profile, {**inputs, "numerics": {"threads": 99}})
     if forgery == "incomplete":
         return {"config": config.as_dict(), "key_inputs": inputs}
     return "not a record"
@@ -128,9 +138,7 @@ def test_an_honest_reply_is_stored_under_the_key_the_build_expects(
     cluster_certs, use_certs, store, monkeypatch
 ):
     def honest(config, profile, build):
-        inputs = key_inputs(config, profile, build["source"], TRAIN_THREADS)
-        return {**fake_record(), "config": config.as_dict(), "profile": profile.name,
-                "key_inputs": inputs}  # fmt: skip
+        return _reply(config, profile, key_inputs(config, profile, build["source"], TRAIN_THREADS))
 
     monkeypatch.setattr(cluster, "train_remote", honest)
     with tls_cluster(cluster_certs, processes=False) as lc:
@@ -148,14 +156,11 @@ def sleep_then_mark(config, profile, build):
 def _when_running(lc, action):
     """Do `action` (in a thread) once the cluster is executing a task."""
 
+    def executing(workers):
+        return any(w["metrics"]["task_counts"].get("executing") for w in workers.values())
+
     def watch():
-        with lc.get_client() as client:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                if any(w["metrics"]["task_counts"].get("executing") for w in
-                       client.scheduler_info(n_workers=-1)["workers"].values()):  # fmt: skip
-                    break
-                time.sleep(0.2)
+        scheduler_workers(lc, executing, 30)
         action()
 
     threading.Thread(target=watch, daemon=True).start()
